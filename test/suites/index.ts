@@ -1,0 +1,8 @@
+/* Every suite that runs in both lanes (Node and XS). Add new suites here, once. */
+
+import type { Suite } from "../lib/harness.js";
+import coapCodec from "./coap-codec.suite.js";
+import coapEndpoint from "./coap-endpoint.suite.js";
+import linkFormat from "./link-format.suite.js";
+
+export const suites: Suite[] = [coapCodec, coapEndpoint, linkFormat];
