@@ -2,7 +2,7 @@
  * CoRE Link Format (RFC 6690): the payload of /.well-known/core, through which a pledge finds the
  * Join Proxy (`<>;brski-jp=5684`) and the Join Proxy finds the Registrar (`rt=brski.rjp`).
  *
- * The parser is a single left-to-right scan over char codes, no regular expressions, so its time
+ * The parser is a single left-to-right scan over code points, no regular expressions, so its time
  * is linear in the input whatever the input is (a hostile neighbour can send us any payload), and
  * every malformation surfaces as LinkFormatError so callers need only one catch.
  */
@@ -22,10 +22,8 @@ export interface Link {
 }
 
 export class LinkFormatError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = "LinkFormatError";
-	}
+	// A field, not `this.name =`: Error.prototype is frozen on a preloaded device (override mistake).
+	override readonly name = "LinkFormatError";
 }
 
 /* Character classes, indexed by ASCII code; everything >= 0x80 is in none of them. */
@@ -41,7 +39,7 @@ const CHARSET = 8;
 
 const classes = new Uint8Array(128);
 function mark(chars: string, flag: number): void {
-	for (let i = 0; i < chars.length; i++) classes[chars.charCodeAt(i)]! |= flag;
+	for (const c of codesOf(chars)) classes[c]! |= flag;
 }
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 mark(ALNUM + "!#$%&'()*+-./:<=>?@[]^_`{|}~", PTOKEN);
@@ -49,8 +47,20 @@ mark(ALNUM + "!#$&+-.^_`|~", ATTR);
 mark(ALNUM + "-._~" + ":/?#[]@" + "!$&'()*+,;=" + "%", URI);
 mark(ALNUM + "!#$%&+-^_`{}~", CHARSET);
 
+/**
+ * One entry per code point: the code point itself up to 0xFFFF, its high surrogate above (all that
+ * matters here is that it is >= 0x80). Strings are walked through their iterator, never with
+ * charCodeAt(i) or slice(i): XS keeps strings as UTF-8, so indexing costs O(i) there and an
+ * indexed scan is quadratic (measured: 20k chars took 0.2 s, 100k chars minutes).
+ */
+function codesOf(s: string): number[] {
+	const codes: number[] = [];
+	for (const ch of s) codes.push(ch.charCodeAt(0));
+	return codes;
+}
+
 function is(c: number, flag: number): boolean {
-	return c < 0x80 && (classes[c]! & flag) !== 0;
+	return c >= 0 && c < 0x80 && (classes[c]! & flag) !== 0;
 }
 
 function isAlnum(c: number): boolean {
@@ -68,7 +78,7 @@ function isWs(c: number): boolean {
 
 /** CTLs (RFC 2616 §2.2) may not appear raw in a quoted-string, only escaped (HTAB is LWS, allowed). */
 function isCtl(c: number): boolean {
-	return (c < 0x20 && c !== 0x09) || c === 0x7f;
+	return (c >= 0 && c < 0x20 && c !== 0x09) || c === 0x7f;
 }
 
 const LT = 0x3c;
@@ -81,35 +91,39 @@ const BACKSLASH = 0x5c;
 const STAR = 0x2a;
 const PERCENT = 0x25;
 const APOSTROPHE = 0x27;
+const HYPHEN = 0x2d;
 
-/** Each "%" must begin a pct-encoded triplet (RFC 3986 §2.1). */
-function pctOk(s: string, from: number, to: number): boolean {
+/** Each "%" in c[from, to) must begin a pct-encoded triplet (RFC 3986 §2.1). */
+function pctOk(c: number[], from: number, to: number): boolean {
 	for (let i = from; i < to; i++) {
-		if (s.charCodeAt(i) === PERCENT) {
-			if (i + 2 >= to || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) return false;
+		if (c[i] === PERCENT) {
+			if (i + 2 >= to || !isHex(c[i + 1]!) || !isHex(c[i + 2]!)) return false;
 			i += 2;
 		}
 	}
 	return true;
 }
 
+function all(c: number[], from: number, to: number, flag: number): boolean {
+	for (let i = from; i < to; i++) if (!is(c[i]!, flag)) return false;
+	return true;
+}
+
 function isUriReference(s: string): boolean {
-	for (let i = 0; i < s.length; i++) if (!is(s.charCodeAt(i), URI)) return false;
-	return pctOk(s, 0, s.length);
+	const c = codesOf(s);
+	return all(c, 0, c.length, URI) && pctOk(c, 0, c.length);
 }
 
 /** parmname, optionally followed by "*" (ext-name-star, RFC 6690 §2 / RFC 5987 §3.2.1). */
 function isParamName(s: string): boolean {
-	const end = s.length > 1 && s.charCodeAt(s.length - 1) === STAR ? s.length - 1 : s.length;
-	if (end === 0) return false;
-	for (let i = 0; i < end; i++) if (!is(s.charCodeAt(i), ATTR)) return false;
-	return true;
+	const c = codesOf(s);
+	const end = c.length > 1 && c[c.length - 1] === STAR ? c.length - 1 : c.length;
+	return end > 0 && all(c, 0, end, ATTR);
 }
 
 function isPtoken(s: string): boolean {
-	if (s.length === 0) return false;
-	for (let i = 0; i < s.length; i++) if (!is(s.charCodeAt(i), PTOKEN)) return false;
-	return true;
+	const c = codesOf(s);
+	return c.length > 0 && all(c, 0, c.length, PTOKEN);
 }
 
 /**
@@ -117,23 +131,16 @@ function isPtoken(s: string): boolean {
  * ext-name-star parameter such as `title*` may take. The language tag is checked only for its
  * alphabet (ALPHA / DIGIT / "-"), not the full RFC 5646 grammar.
  */
-function isExtValue(s: string): boolean {
-	let i = 0;
-	while (i < s.length && is(s.charCodeAt(i), CHARSET)) i++;
-	if (i === 0 || i >= s.length || s.charCodeAt(i) !== APOSTROPHE) return false;
+function isExtValue(c: number[], from: number, to: number): boolean {
+	let i = from;
+	while (i < to && is(c[i]!, CHARSET)) i++;
+	if (i === from || i >= to || c[i] !== APOSTROPHE) return false;
 	i++;
-	while (i < s.length) {
-		const c = s.charCodeAt(i);
-		if (c !== 0x2d && !isAlnum(c)) break;
-		i++;
-	}
-	if (i >= s.length || s.charCodeAt(i) !== APOSTROPHE) return false;
+	while (i < to && (c[i] === HYPHEN || isAlnum(c[i]!))) i++;
+	if (i >= to || c[i] !== APOSTROPHE) return false;
 	const start = ++i;
-	for (; i < s.length; i++) {
-		const c = s.charCodeAt(i);
-		if (c !== PERCENT && !is(c, ATTR)) return false;
-	}
-	return pctOk(s, start, s.length);
+	for (; i < to; i++) if (c[i] !== PERCENT && !is(c[i]!, ATTR)) return false;
+	return pctOk(c, start, to);
 }
 
 /** ASCII-only lowercasing: toLowerCase would also fold e.g. U+212A KELVIN SIGN into "k". */
@@ -143,59 +150,66 @@ function lower(s: string): string {
 
 /** Parses a CoRE Link Format document (RFC 6690 §2). An empty (or all-whitespace) document is []. */
 export function parseLinkFormat(text: string): Link[] {
-	const n = text.length;
-	const links: Link[] = [];
-	const fail = (at: number, what: string): never => {
-		throw new LinkFormatError(`link-format: ${what} at offset ${at}`);
+	// Walked as an array of code points, see codesOf() for why not through the string itself.
+	const chars = Array.from(text);
+	const n = chars.length;
+	// push, not new Array(n) filled by index: XS makes that quadratic (measured: 40k entries, 4 s).
+	const codes: number[] = [];
+	for (let k = 0; k < n; k++) codes.push(chars[k]!.charCodeAt(0));
+	const at = (k: number): number => (k < n ? codes[k]! : -1);
+	const piece = (from: number, to: number): string => chars.slice(from, to).join("");
+	const fail = (k: number, what: string): never => {
+		throw new LinkFormatError(`link-format: ${what} at character ${k}`);
 	};
-	const skipWs = (i: number): number => {
-		while (i < n && isWs(text.charCodeAt(i))) i++;
-		return i;
+	const skipWs = (k: number): number => {
+		while (isWs(at(k))) k++;
+		return k;
 	};
 
+	const links: Link[] = [];
 	let i = skipWs(0);
 	if (i === n) return links;
 	for (;;) {
 		// link-value = "<" URI-Reference ">" *( ";" link-param )
-		if (text.charCodeAt(i) !== LT) fail(i, 'expected "<"');
+		if (at(i) !== LT) fail(i, 'expected "<"');
 		const targetStart = ++i;
-		while (i < n && is(text.charCodeAt(i), URI)) i++;
-		if (i >= n || text.charCodeAt(i) !== GT) fail(i, 'expected ">" closing the URI-Reference');
-		if (!pctOk(text, targetStart, i)) fail(targetStart, "bad percent-encoding in URI-Reference");
-		const link: Link = { target: text.slice(targetStart, i), attributes: [] };
+		while (is(at(i), URI)) i++;
+		if (at(i) !== GT) fail(i, 'expected ">" closing the URI-Reference');
+		if (!pctOk(codes, targetStart, i)) fail(targetStart, "bad percent-encoding in URI-Reference");
+		const link: Link = { target: piece(targetStart, i), attributes: [] };
 		links.push(link);
 		i = skipWs(i + 1);
 
-		while (i < n && text.charCodeAt(i) === SEMI) {
+		while (at(i) === SEMI) {
 			i = skipWs(i + 1);
 			const nameStart = i;
-			while (i < n && is(text.charCodeAt(i), ATTR)) i++;
+			while (is(at(i), ATTR)) i++;
 			if (i === nameStart) fail(i, "expected a parameter name");
-			const star = i < n && text.charCodeAt(i) === STAR;
+			const star = at(i) === STAR;
 			if (star) i++;
-			const name = text.slice(nameStart, i);
+			const name = piece(nameStart, i);
 			i = skipWs(i);
-			if (i >= n || text.charCodeAt(i) !== EQUALS) {
+			if (at(i) !== EQUALS) {
 				if (star) fail(i, `"${name}" needs an ext-value`);
 				link.attributes.push({ name, value: true });
 				continue;
 			}
 			i = skipWs(i + 1);
 			let value: string;
-			if (i < n && text.charCodeAt(i) === DQUOTE) {
+			if (at(i) === DQUOTE) {
 				if (star) fail(i, `"${name}" takes an ext-value, not a quoted-string`);
-				// quoted-string (RFC 2616 §2.2); the pieces between escapes are joined once at the end
-				// so a value full of escapes still costs linear time on engines without string ropes.
+				// quoted-string (RFC 2616 §2.2): collected piecewise and joined once, so linear in length.
 				const parts: string[] = [];
 				let from = ++i;
 				for (;;) {
-					if (i >= n) fail(i, "unterminated quoted-string");
-					const c = text.charCodeAt(i);
+					const c = at(i);
+					if (c < 0) fail(i, "unterminated quoted-string");
 					if (c === DQUOTE) break;
 					if (c === BACKSLASH) {
 						// quoted-pair = "\" CHAR, and CHAR is US-ASCII
-						if (i + 1 >= n || text.charCodeAt(i + 1) >= 0x80) fail(i, "bad quoted-pair");
-						parts.push(text.slice(from, i));
+						const e = at(i + 1);
+						if (e < 0 || e >= 0x80) fail(i, "bad quoted-pair");
+						parts.push(piece(from, i));
 						from = i + 1;
 						i += 2;
 						continue;
@@ -203,22 +217,22 @@ export function parseLinkFormat(text: string): Link[] {
 					if (isCtl(c)) fail(i, "control character in quoted-string");
 					i++;
 				}
-				parts.push(text.slice(from, i));
+				parts.push(piece(from, i));
 				value = parts.join("");
 				i++;
 			} else {
 				const valueStart = i;
-				while (i < n && is(text.charCodeAt(i), PTOKEN)) i++;
+				while (is(at(i), PTOKEN)) i++;
 				if (i === valueStart) fail(i, "expected a value");
-				value = text.slice(valueStart, i);
-				if (star && !isExtValue(value)) fail(valueStart, `"${name}" value is not an ext-value`);
+				if (star && !isExtValue(codes, valueStart, i)) fail(valueStart, `"${name}" value is not an ext-value`);
+				value = piece(valueStart, i);
 			}
 			link.attributes.push({ name, value });
 			i = skipWs(i);
 		}
 
 		if (i >= n) return links;
-		if (text.charCodeAt(i) !== COMMA) fail(i, 'expected ";", "," or the end');
+		if (at(i) !== COMMA) fail(i, 'expected ";", "," or the end');
 		i = skipWs(i + 1);
 		if (i >= n) fail(i, 'expected a link after ","');
 	}
@@ -233,15 +247,11 @@ const ALWAYS_QUOTED = new Set(["anchor", "title"]);
 
 function quote(value: string): string {
 	const parts: string[] = ['"'];
-	let from = 0;
-	for (let i = 0; i < value.length; i++) {
-		const c = value.charCodeAt(i);
-		if (c === DQUOTE || c === BACKSLASH || isCtl(c)) {
-			parts.push(value.slice(from, i), "\\");
-			from = i;
-		}
+	for (const ch of value) {
+		const c = ch.charCodeAt(0);
+		parts.push(c === DQUOTE || c === BACKSLASH || isCtl(c) ? "\\" + ch : ch);
 	}
-	parts.push(value.slice(from), '"');
+	parts.push('"');
 	return parts.join("");
 }
 
@@ -260,13 +270,14 @@ export function serializeLinkFormat(links: Link[]): string {
 		for (const { name, value } of link.attributes) {
 			if (!isParamName(name)) throw new LinkFormatError(`link-format: bad parameter name ${JSON.stringify(name)}`);
 			out.push(";", name);
-			const star = name.charCodeAt(name.length - 1) === STAR;
+			const star = name.endsWith("*");
 			if (value === true) {
 				if (star) throw new LinkFormatError(`link-format: "${name}" needs an ext-value`);
 				continue;
 			}
 			if (star) {
-				if (!isExtValue(value)) throw new LinkFormatError(`link-format: "${name}" value is not an ext-value`);
+				const c = codesOf(value);
+				if (!isExtValue(c, 0, c.length)) throw new LinkFormatError(`link-format: "${name}" value is not an ext-value`);
 				out.push("=", value);
 			} else if (isPtoken(value) && !ALWAYS_QUOTED.has(lower(name))) {
 				out.push("=", value);

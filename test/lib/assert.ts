@@ -1,10 +1,8 @@
 /* Assertions that run on XS as well as Node (node:assert is not available on XS). */
 
 export class AssertionError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = "AssertionError";
-	}
+	// A field, not `this.name =`: Error.prototype is frozen on a preloaded device (override mistake).
+	override readonly name = "AssertionError";
 }
 
 function show(v: unknown): string {
