@@ -3,6 +3,7 @@
 import type { Suite } from "../lib/harness.js";
 import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
+import coapRouter from "./coap-router.suite.js";
 import linkFormat from "./link-format.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, linkFormat];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat];

@@ -1,0 +1,191 @@
+/*
+ * The Node.js host: dgram udp6 sockets with real link-local scopes and multicast on named
+ * interfaces, performance.now() and setTimeout timers, crypto.getRandomValues, and storage in a
+ * directory (one file per key) or in memory.
+ */
+
+import dgram from "node:dgram";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { webcrypto } from "node:crypto";
+import type { Clock, Host, Storage, Timer, Udp, UdpArrival, UdpBindOptions, UdpPeer, UdpSocket } from "../host.js";
+import { MemoryStorage } from "../xs/memory-storage.js";
+
+const isScoped = (address: string): boolean => /^(fe[89ab]|ff0[12])/i.test(address);
+const isGroup = (address: string): boolean => /^ff/i.test(address);
+
+/** "fe80::1%eth0" → ["fe80::1", "eth0"]. */
+export function splitZone(address: string): [string, string] {
+	const i = address.indexOf("%");
+	return i < 0 ? [address, ""] : [address.slice(0, i), address.slice(i + 1)];
+}
+
+function withZone(address: string, zone: string): string {
+	return zone !== "" && isScoped(address) && !address.includes("%") ? `${address}%${zone}` : address;
+}
+
+class NodeUdpSocket implements UdpSocket {
+	readonly #socket: dgram.Socket;
+	readonly #zone: string;
+	#closed = false;
+
+	constructor(socket: dgram.Socket, zone: string) {
+		this.#socket = socket;
+		this.#zone = zone;
+	}
+
+	get port(): number {
+		return this.#socket.address().port;
+	}
+
+	send(data: Uint8Array, to: Readonly<UdpPeer>): void {
+		if (this.#closed) throw new Error("send on a closed socket");
+		this.#socket.send(data, to.port, withZone(to.address, to.zone || this.#zone));
+	}
+
+	joinMulticast(group: string, zone?: string): void {
+		const z = zone ?? this.#zone;
+		// For IPv6 Node takes the interface as "::%name" (the scope of the membership).
+		this.#socket.addMembership(group, z === "" ? undefined : `::%${z}`);
+	}
+
+	leaveMulticast(group: string, zone?: string): void {
+		const z = zone ?? this.#zone;
+		this.#socket.dropMembership(group, z === "" ? undefined : `::%${z}`);
+	}
+
+	close(): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#socket.close();
+	}
+}
+
+export const nodeUdp: Udp = {
+	bind(options: UdpBindOptions): Promise<UdpSocket> {
+		return new Promise((resolve, reject) => {
+			const socket = dgram.createSocket({ type: "udp6", reuseAddr: options.reuseAddress === true, ipv6Only: true });
+			const zone = options.zone ?? "";
+			const address = options.address ?? "::";
+			const multicast = isGroup(address);
+			const arrival: UdpArrival = { address: "", port: 0, zone: "", multicast };
+			socket.on("message", (msg, rinfo) => {
+				const [addr, scope] = splitZone(rinfo.address);
+				arrival.address = addr;
+				arrival.port = rinfo.port;
+				arrival.zone = scope || zone;
+				options.onDatagram(msg, arrival);
+			});
+			socket.on("error", (err) => {
+				if (options.onError) options.onError(err);
+			});
+			socket.once("error", reject);
+			socket.bind({ port: options.port ?? 0, address: withZone(address, zone) }, () => {
+				socket.off("error", reject);
+				if (zone !== "" && !multicast) {
+					// Multicast we send leaves by the bound interface unless the destination names one.
+					try {
+						socket.setMulticastInterface(`::%${zone}`);
+					} catch {
+						/* not every interface can send multicast; unicast still works */
+					}
+				}
+				resolve(new NodeUdpSocket(socket, zone));
+			});
+		});
+	},
+};
+
+class NodeTimer implements Timer {
+	#handle: ReturnType<typeof setTimeout> | undefined;
+	readonly #callback: () => void;
+
+	constructor(callback: () => void) {
+		this.#callback = callback;
+	}
+
+	get armed(): boolean {
+		return this.#handle !== undefined;
+	}
+
+	arm(delayMs: number): void {
+		this.cancel();
+		this.#handle = setTimeout(() => {
+			this.#handle = undefined;
+			this.#callback();
+		}, Math.max(0, delayMs));
+	}
+
+	cancel(): void {
+		if (this.#handle !== undefined) clearTimeout(this.#handle);
+		this.#handle = undefined;
+	}
+}
+
+export const nodeClock: Clock = {
+	now: () => performance.now(),
+	wallTime: () => Date.now(),
+	timer: (callback) => new NodeTimer(callback),
+};
+
+/** One file per key in `dir`, written atomically (temp file + rename) so a crash never leaves half a credential. */
+export class DirectoryStorage implements Storage {
+	readonly #dir: string;
+
+	constructor(dir: string) {
+		this.#dir = dir;
+		mkdirSync(dir, { recursive: true, mode: 0o700 });
+	}
+
+	#path(key: string): string {
+		return join(this.#dir, encodeURIComponent(key));
+	}
+
+	get(key: string): Uint8Array | undefined {
+		try {
+			return new Uint8Array(readFileSync(this.#path(key)));
+		} catch (e) {
+			if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+			throw e;
+		}
+	}
+
+	set(key: string, value: Uint8Array): void {
+		const tmp = `${this.#path(key)}.tmp`;
+		writeFileSync(tmp, value, { mode: 0o600 });
+		renameSync(tmp, this.#path(key));
+	}
+
+	delete(key: string): void {
+		rmSync(this.#path(key), { force: true });
+	}
+
+	keys(): string[] {
+		return readdirSync(this.#dir)
+			.filter((f) => !f.endsWith(".tmp"))
+			.map((f) => decodeURIComponent(f));
+	}
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+export interface NodeHostOptions {
+	/** Directory for persistent storage; in memory when absent. */
+	storageDir?: string;
+	/** Least severe level written to stderr (default "info"). */
+	logLevel?: LogLevel;
+}
+
+export function createNodeHost(options: NodeHostOptions = {}): Host {
+	const min = LEVELS[options.logLevel ?? "info"];
+	return {
+		udp: nodeUdp,
+		clock: nodeClock,
+		random: (bytes) => webcrypto.getRandomValues(bytes),
+		storage: options.storageDir === undefined ? new MemoryStorage() : new DirectoryStorage(options.storageDir),
+		log: (level, message) => {
+			if (LEVELS[level] >= min) process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+		},
+	};
+}

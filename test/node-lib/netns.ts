@@ -1,0 +1,87 @@
+/*
+ * Test hosts in Linux network namespaces joined by veth pairs: real interfaces with real fe80::
+ * link-local addresses and multicast, isolated from every other network. Needs root (CI runs as root).
+ */
+
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+
+export interface VethLink {
+	/** [namespace, interface, link-local address] for each end. */
+	a: { ns: string; ifname: string; address: string };
+	b: { ns: string; ifname: string; address: string };
+}
+
+function ip(...args: string[]): void {
+	execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** Why namespaces cannot be made here, or undefined when they can. */
+export function netnsUnavailable(): string | undefined {
+	const probe = `cjp-probe-${process.pid}`;
+	try {
+		ip("netns", "add", probe);
+		ip("netns", "del", probe);
+		return undefined;
+	} catch (e) {
+		return `network namespaces unavailable (${String((e as Error).message).split("\n")[0]})`;
+	}
+}
+
+export class Namespaces {
+	readonly #names: string[] = [];
+	readonly #children: ChildProcess[] = [];
+	readonly prefix: string;
+
+	constructor(tag: string) {
+		this.prefix = `cjp${process.pid % 100000}${tag}`;
+	}
+
+	add(name: string): string {
+		const ns = `${this.prefix}-${name}`;
+		ip("netns", "add", ns);
+		this.#names.push(ns);
+		ip("-n", ns, "link", "set", "lo", "up");
+		return ns;
+	}
+
+	/** A veth pair between two namespaces, with fixed link-local addresses and no DAD delay. */
+	link(nsA: string, ifA: string, addrA: string, nsB: string, ifB: string, addrB: string): VethLink {
+		ip("link", "add", ifA, "netns", nsA, "type", "veth", "peer", "name", ifB, "netns", nsB);
+		for (const [ns, ifname, address] of [[nsA, ifA, addrA], [nsB, ifB, addrB]] as const) {
+			ip("-n", ns, "link", "set", ifname, "addrgenmode", "none");
+			ip("-n", ns, "link", "set", ifname, "up");
+			ip("-n", ns, "addr", "add", `${address}/64`, "dev", ifname, "nodad");
+		}
+		return { a: { ns: nsA, ifname: ifA, address: addrA }, b: { ns: nsB, ifname: ifB, address: addrB } };
+	}
+
+	/** Starts `command` inside `ns`; the process is killed by close(). */
+	spawn(ns: string, command: string, args: string[]): ChildProcess {
+		const child = spawn("ip", ["netns", "exec", ns, command, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+		this.#children.push(child);
+		return child;
+	}
+
+	/** Runs `command` inside `ns` to completion. */
+	run(ns: string, command: string, args: string[], timeoutMs = 30_000): { status: number | null; stdout: string; stderr: string } {
+		try {
+			const stdout = execFileSync("ip", ["netns", "exec", ns, command, ...args], { encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "pipe"] });
+			return { status: 0, stdout, stderr: "" };
+		} catch (e) {
+			const err = e as { status: number | null; stdout?: string; stderr?: string };
+			return { status: err.status, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+		}
+	}
+
+	/** Idempotent: kills children, deletes the namespaces (which deletes their veths). */
+	close(): void {
+		for (const c of this.#children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
+		for (const ns of this.#names.splice(0)) {
+			try {
+				ip("netns", "del", ns);
+			} catch {
+				/* already gone */
+			}
+		}
+	}
+}
