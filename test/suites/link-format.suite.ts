@@ -243,6 +243,8 @@ export default suite("coap link-format", (test) => {
 			'<a>;title*="UTF-8\'\'x"',
 			"<a>;title*=plain",
 			"<a>;title*=UTF-8'en'%Z1",
+			"<a>;title*=UTF-8'e.n'x",
+			"<a>;title*='en'x",
 			"<a>;ti*tle=1",
 			"<a>;x**=1",
 			"<a> x",
@@ -355,7 +357,7 @@ export default suite("coap link-format", (test) => {
 	});
 
 	test("large hostile inputs are handled in linear time", () => {
-		const n = 100000;
+		const n = 50000;
 		const escapes = '<a>;t="' + '\\"'.repeat(n) + '"';
 		equal((attribute(parseLinkFormat(escapes)[0]!, "t") as string).length, n);
 		equal(parseLinkFormat("<a>" + ";x".repeat(n))[0]!.attributes.length, n);
