@@ -39,14 +39,25 @@ export interface UdpBindOptions {
 	 * after the call returns: copy what must outlive the call.
 	 */
 	onDatagram(data: Uint8Array, from: UdpArrival): void;
-	/** Asynchronous errors, e.g. ICMP errors a host reports for earlier sends. */
+	/** Asynchronous socket errors. */
 	onError?(error: Error): void;
+	/** ICMPv6 errors about datagrams this socket sent, on hosts that report them (RFC 4443 §2.4(c)). */
+	onIcmpError?(error: IcmpError): void;
+}
+
+/** An ICMPv6 error (RFC 4443) about a datagram a socket sent. */
+export interface IcmpError {
+	type: number;
+	code: number;
+	/** Destination of the datagram that caused the error. */
+	to: UdpPeer;
 }
 
 export interface UdpSocket {
 	/** Bound local port (known once bind has completed; hosts complete bind before returning). */
 	readonly port: number;
-	send(data: Uint8Array, to: Readonly<UdpPeer>): void;
+	/** Sends data[0..length) (default: all of it); `length` spares relays a subarray view per datagram. */
+	send(data: Uint8Array, to: Readonly<UdpPeer>, length?: number): void;
 	joinMulticast(group: string, zone?: string): void;
 	leaveMulticast(group: string, zone?: string): void;
 	/** Idempotent. */
@@ -81,8 +92,20 @@ export interface Storage {
 	keys(): string[];
 }
 
+/** Sending ICMPv6 errors needs privileges most hosts lack, so it is optional. */
+export interface Icmp {
+	/**
+	 * Sends an ICMPv6 error (RFC 4443) back to the source of a UDP datagram this host received:
+	 * `about` is that datagram's source, `localPort` its destination port, `payload` its UDP payload
+	 * (quoted as far as the minimum MTU allows).
+	 */
+	sendError(type: number, code: number, about: Readonly<UdpPeer>, localPort: number, payload: Uint8Array): void;
+}
+
 export interface Host {
 	udp: Udp;
+	/** Absent where the host cannot send ICMPv6 (e.g. Node.js without raw sockets). */
+	icmp?: Icmp;
 	clock: Clock;
 	/** Fills `bytes` with cryptographically strong random bytes and returns it. */
 	random(bytes: Uint8Array): Uint8Array;

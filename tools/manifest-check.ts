@@ -3,7 +3,8 @@
  * way mcconfig expands it (tools/mcmanifest.js, Rule.iterate): a key `x/*` with value `./dir/*`
  * maps every module file `dir/NAME.ext` directly in `dir` (not in subfolders: the glob is not
  * recursive) to the specifier `x/NAME`; a plain key maps the one file whose name without extension
- * is the value's last segment; `"~"` lists sources to exclude; `$(VAR)` sources (SDK modules) are
+ * is the value's last segment; `"~"` lists sources to exclude; `$(VAR)` sources (SDK modules) and
+ * `./node_modules/` sources (npm packages) are
  * outside the repo and are not expanded. Then:
  *
  *   coverage  every .ts/.js in the device folders is listed by exactly one specifier, and no test
@@ -102,7 +103,8 @@ export function expandModules(modules: unknown, tree: Tree): Expansion {
 	const excluded = new Set<string>();
 
 	const iterate = (key: string, target: string, source: string, straight: boolean, include: boolean): void => {
-		if (source.includes("$(")) {
+		// SDK modules ($(MODDABLE)/...) and npm packages (node_modules, installed by npm, not in the repo).
+		if (source.includes("$(") || source.startsWith("./node_modules/")) {
 			if (include && !out.externalKeys.includes(key)) out.externalKeys.push(key);
 			return;
 		}

@@ -8,11 +8,18 @@ import dgram from "node:dgram";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { webcrypto } from "node:crypto";
+import { networkInterfaces } from "node:os";
 import type { Clock, Host, Storage, Timer, Udp, UdpArrival, UdpBindOptions, UdpPeer, UdpSocket } from "../host.js";
 import { MemoryStorage } from "../xs/memory-storage.js";
 
 const isScoped = (address: string): boolean => /^(fe[89ab]|ff0[12])/i.test(address);
 const isGroup = (address: string): boolean => /^ff/i.test(address);
+
+/** The IPv6 link-local address of interface `zone` (without its zone), or undefined. */
+export function linkLocalAddressOf(zone: string): string | undefined {
+	const found = networkInterfaces()[zone]?.find((a) => a.family === "IPv6" && /^fe[89ab]/i.test(a.address));
+	return found?.address.split("%")[0];
+}
 
 /** "fe80::1%eth0" → ["fe80::1", "eth0"]. */
 export function splitZone(address: string): [string, string] {
@@ -38,9 +45,9 @@ class NodeUdpSocket implements UdpSocket {
 		return this.#socket.address().port;
 	}
 
-	send(data: Uint8Array, to: Readonly<UdpPeer>): void {
+	send(data: Uint8Array, to: Readonly<UdpPeer>, length = data.length): void {
 		if (this.#closed) throw new Error("send on a closed socket");
-		this.#socket.send(data, to.port, withZone(to.address, to.zone || this.#zone));
+		this.#socket.send(data, 0, length, to.port, withZone(to.address, to.zone || this.#zone));
 	}
 
 	joinMulticast(group: string, zone?: string): void {

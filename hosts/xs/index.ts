@@ -10,7 +10,7 @@ import { MemoryStorage } from "./memory-storage.js";
 import { SeededRandom } from "./seeded-random.js";
 
 export { ManualClock } from "./manual-clock.js";
-export { MemoryNetwork, MemoryNode, canonicalIPv6, isLinkLocal, isMulticast, parseIPv6 } from "./memory-network.js";
+export { MemoryNetwork, MemoryNode } from "./memory-network.js";
 export type { InFlight, InterfaceConfig } from "./memory-network.js";
 export { MemoryStorage } from "./memory-storage.js";
 export { SeededRandom } from "./seeded-random.js";
@@ -29,6 +29,7 @@ export function createXsHost(options: XsHostOptions): Host & { clock: ManualCloc
 	const rng = new SeededRandom(options.seed ?? hashName(options.name));
 	return {
 		udp: node.udp,
+		icmp: node.icmp,
 		clock: options.network.clock,
 		random: (bytes) => rng.fill(bytes),
 		storage: new MemoryStorage(),

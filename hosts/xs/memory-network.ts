@@ -5,8 +5,9 @@
  * datagram is a view into the socket's reused receive buffer.
  */
 
-import type { Timer, Udp, UdpArrival, UdpBindOptions, UdpPeer, UdpSocket } from "../host.js";
+import type { Icmp, IcmpError, Timer, Udp, UdpArrival, UdpBindOptions, UdpPeer, UdpSocket } from "../host.js";
 import type { ManualClock } from "./manual-clock.js";
+import { canonicalIPv6, isLinkLocal, isMulticast } from "../../modules/util/ipv6.js";
 
 export interface InterfaceConfig {
 	/** Zone name on this node, e.g. "wpan0". */
@@ -39,53 +40,10 @@ const RECEIVE_BUFFER_BYTES = 65535;
 const DEFAULT_MAX_DATAGRAM = 1280 - 40 - 8; // IPv6 minimum MTU minus IPv6 and UDP headers (RFC 8200 §5)
 const EPHEMERAL_FIRST = 49152; // RFC 6335 §6 dynamic ports
 
-/** Canonical text form, so "FE80:0:0::1" and "fe80::1" compare equal (RFC 5952). */
-export function canonicalIPv6(address: string): string {
-	const words = parseIPv6(address);
-	if (words === undefined) return address.toLowerCase();
-	let bestStart = -1;
-	let bestLen = 1;
-	for (let i = 0; i < 8; ) {
-		if (words[i] !== 0) {
-			i++;
-			continue;
-		}
-		let j = i;
-		while (j < 8 && words[j] === 0) j++;
-		if (j - i > bestLen) {
-			bestStart = i;
-			bestLen = j - i;
-		}
-		i = j;
-	}
-	const hex = words.map((w) => w.toString(16));
-	if (bestStart < 0) return hex.join(":");
-	return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+/** Canonical text (RFC 5952) so "FE80:0:0::1" and "fe80::1" compare equal; non-IPv6 text lowercased. */
+export function canonical(address: string): string {
+	return canonicalIPv6(address) ?? address.toLowerCase();
 }
-
-/** Eight 16-bit words, or undefined when `address` is not IPv6 text (embedded IPv4 not supported). */
-export function parseIPv6(address: string): number[] | undefined {
-	const halves = address.toLowerCase().split("::");
-	if (halves.length > 2) return undefined;
-	const parse = (s: string): number[] | undefined => {
-		if (s === "") return [];
-		const out: number[] = [];
-		for (const part of s.split(":")) {
-			if (!/^[0-9a-f]{1,4}$/.test(part)) return undefined;
-			out.push(parseInt(part, 16));
-		}
-		return out;
-	};
-	const head = parse(halves[0]!);
-	const tail = halves.length === 2 ? parse(halves[1]!) : [];
-	if (head === undefined || tail === undefined) return undefined;
-	if (halves.length === 1) return head.length === 8 ? head : undefined;
-	if (head.length + tail.length > 7) return undefined;
-	return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-}
-
-export const isLinkLocal = (address: string): boolean => /^fe[89ab]/i.test(address);
-export const isMulticast = (address: string): boolean => /^ff/i.test(address);
 
 class MemorySocket implements UdpSocket {
 	readonly port: number;
@@ -102,21 +60,21 @@ class MemorySocket implements UdpSocket {
 		this.node = node;
 		this.port = port;
 		this.options = options;
-		this.address = options.address === undefined ? "::" : canonicalIPv6(options.address);
+		this.address = options.address === undefined ? "::" : canonical(options.address);
 		this.zone = options.zone ?? "";
 	}
 
-	send(data: Uint8Array, to: Readonly<UdpPeer>): void {
+	send(data: Uint8Array, to: Readonly<UdpPeer>, length = data.length): void {
 		if (this.closed) throw new Error("send on a closed socket");
-		this.node.network.transmit(this, data, to);
+		this.node.network.transmit(this, data, to, length);
 	}
 
 	joinMulticast(group: string, zone?: string): void {
-		this.groups.add(`${canonicalIPv6(group)}%${zone ?? this.zone}`);
+		this.groups.add(`${canonical(group)}%${zone ?? this.zone}`);
 	}
 
 	leaveMulticast(group: string, zone?: string): void {
-		this.groups.delete(`${canonicalIPv6(group)}%${zone ?? this.zone}`);
+		this.groups.delete(`${canonical(group)}%${zone ?? this.zone}`);
 	}
 
 	close(): void {
@@ -146,7 +104,7 @@ export class MemoryNode {
 	constructor(network: MemoryNetwork, name: string, interfaces: InterfaceConfig[]) {
 		this.network = network;
 		this.name = name;
-		this.interfaces = interfaces.map((i) => ({ ...i, addresses: i.addresses.map(canonicalIPv6) }));
+		this.interfaces = interfaces.map((i) => ({ ...i, addresses: i.addresses.map(canonical) }));
 	}
 
 	/** The Udp part of a host for this node. */
@@ -156,7 +114,7 @@ export class MemoryNode {
 			if (port === 0) {
 				do port = this.#nextPort++;
 				while (this.#portUsed(port, "::"));
-			} else if (this.#portUsed(port, options.address) && !options.reuseAddress) {
+			} else if (this.#portUsed(port, options.address, options.zone ?? "") && !options.reuseAddress) {
 				return Promise.reject(new Error(`port ${port} already in use on ${this.name}`));
 			}
 			const s = new MemorySocket(this, port, options);
@@ -165,11 +123,25 @@ export class MemoryNode {
 		},
 	};
 
-	#portUsed(port: number, address = "::"): boolean {
-		const a = canonicalIPv6(address);
-		for (const s of this.sockets) if (s.port === port && (s.address === a || s.address === "::" || a === "::")) return true;
+	/** Like a Linux bind: sockets on different interfaces (zones) may share a port. */
+	#portUsed(port: number, address = "::", zone = ""): boolean {
+		const a = canonical(address);
+		for (const s of this.sockets) {
+			if (s.port !== port || (s.zone !== zone && s.zone !== "" && zone !== "")) continue;
+			if (s.address === a || s.address === "::" || a === "::") return true;
+		}
 		return false;
 	}
+
+	/** ICMPv6 errors from this node back to the source of a datagram it received. */
+	readonly icmp: Icmp = {
+		sendError: (type, code, about, localPort) => {
+			const iface = this.interfaceFor(about.zone) ?? this.interfaces[0];
+			if (iface === undefined) return;
+			const local = this.sourceAddress(iface, about.address, "::");
+			this.network.sendIcmp(iface.link, { address: canonical(about.address), port: about.port, zone: "" }, { type, code, to: { address: local, port: localPort, zone: "" } });
+		},
+	};
 
 	interfaceFor(zone: string): InterfaceConfig | undefined {
 		return this.interfaces.find((i) => i.name === zone);
@@ -189,6 +161,8 @@ interface Pending {
 	from: UdpPeer;
 	to: UdpPeer;
 	data: Uint8Array;
+	/** Set for an ICMPv6 error travelling to the socket at `to`. */
+	icmp?: IcmpError;
 }
 
 export class MemoryNetwork {
@@ -198,7 +172,7 @@ export class MemoryNetwork {
 	maxDatagram: number;
 	filter: ((d: InFlight) => boolean) | undefined;
 	/** Datagrams counted by fate, for tests and the simulator's report. */
-	readonly counters = { sent: 0, delivered: 0, dropped: 0, unreachable: 0 };
+	readonly counters = { sent: 0, delivered: 0, dropped: 0, unreachable: 0, icmp: 0 };
 	#queue: Pending[] = [];
 	#timer: Timer;
 
@@ -217,10 +191,10 @@ export class MemoryNetwork {
 	}
 
 	/** @internal called by sockets */
-	transmit(socket: MemorySocket, data: Uint8Array, to: Readonly<UdpPeer>): void {
+	transmit(socket: MemorySocket, data: Uint8Array, to: Readonly<UdpPeer>, length: number): void {
 		this.counters.sent++;
 		const node = socket.node;
-		const dest = canonicalIPv6(to.address);
+		const dest = canonical(to.address);
 		const scoped = isLinkLocal(dest) || isMulticast(dest);
 		let iface: InterfaceConfig | undefined;
 		if (scoped) {
@@ -229,12 +203,12 @@ export class MemoryNetwork {
 			// Global destinations: leave by the interface whose link reaches the destination.
 			iface = node.interfaces.find((i) => this.#ownerOn(i.link, dest) !== undefined) ?? node.interfaces[0];
 		}
-		if (iface === undefined || data.length > this.maxDatagram) {
+		if (iface === undefined || length > this.maxDatagram) {
 			this.counters.dropped++;
 			return;
 		}
 		const from: UdpPeer = { address: node.sourceAddress(iface, dest, socket.address), port: socket.port, zone: iface.name };
-		const d: Pending = { due: this.clock.now() + this.latencyMs, link: iface.link, from, to: { address: dest, port: to.port, zone: to.zone }, data: data.slice() };
+		const d: Pending = { due: this.clock.now() + this.latencyMs, link: iface.link, from, to: { address: dest, port: to.port, zone: to.zone }, data: data.slice(0, length) };
 		if (this.filter !== undefined && !this.filter(d)) {
 			this.counters.dropped++;
 			return;
@@ -258,6 +232,17 @@ export class MemoryNetwork {
 
 	#deliver(d: Pending): void {
 		const dest = d.to.address;
+		if (d.icmp !== undefined) {
+			const owner = this.#ownerOn(d.link, dest) ?? this.#routed(dest);
+			for (const s of owner?.node.sockets ?? []) {
+				if (s.port === d.to.port) {
+					this.counters.icmp++;
+					s.options.onIcmpError?.(d.icmp);
+					return;
+				}
+			}
+			return;
+		}
 		if (isMulticast(dest)) {
 			for (const node of this.nodes) {
 				for (const iface of node.interfaces) {
@@ -289,6 +274,14 @@ export class MemoryNetwork {
 			}
 		}
 		this.counters.unreachable++;
+		// ICMPv6 Destination Unreachable, port unreachable (RFC 4443 §3.1 code 4), back to the sender.
+		this.sendIcmp(d.link, d.from, { type: 1, code: 4, to: d.to });
+	}
+
+	/** @internal Queues an ICMPv6 error for the socket at `to` (reached over `link`). */
+	sendIcmp(link: string, to: UdpPeer, error: IcmpError): void {
+		this.#queue.push({ due: this.clock.now() + this.latencyMs, link, from: error.to, to, data: new Uint8Array(0), icmp: error });
+		if (!this.#timer.armed) this.#timer.arm(this.latencyMs);
 	}
 
 	#senderNode(d: Pending): MemoryNode | undefined {

@@ -4,9 +4,11 @@
  */
 
 import { coapCommand } from "./coap.js";
+import { joinproxyCommand } from "./joinproxy.js";
+import { jpyBridgeCommand } from "./jpy-bridge.js";
 import { parse, UsageError, type Command } from "./command.js";
 
-const commands: Command[] = [coapCommand];
+const commands: Command[] = [coapCommand, joinproxyCommand, jpyBridgeCommand];
 
 const HELP = `cjp: constrained Join Proxy, cBRSKI pledge, Registrar and MASA
 
@@ -15,7 +17,7 @@ Usage: cjp <command> [options]     (cjp <command> --help for its options)
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
 
-Not built yet: joinproxy, registrar, masa, pledge, pki, sim.
+Not built yet: registrar, masa, pledge, pki, sim.
 `;
 
 export async function main(argv: string[]): Promise<number> {

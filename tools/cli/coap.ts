@@ -1,7 +1,6 @@
 /* `cjp coap`: a CoAP client and a small file server, on the project's own CoAP stack and Node host. */
 
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { networkInterfaces } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
 import { createNodeHost, splitZone } from "../../hosts/node/index.js";
 import { Code, ContentFormat, DELETE, GET, POST, PUT, codeClass, codeText } from "../../modules/coap/constants.js";
@@ -12,7 +11,7 @@ import { openUdpCoap, type UdpCoapOptions } from "../../modules/coap/udp-endpoin
 import { parseCoapUri, CoapUriError } from "../../modules/coap/uri.js";
 import { szxOf } from "../../modules/coap/block.js";
 import { utf8Encode } from "../../modules/util/utf8.js";
-import { intOption, untilSignal, UsageError, type Command } from "./command.js";
+import { intOption, linkLocalAddress, untilSignal, UsageError, type Command } from "./command.js";
 
 const METHODS: Record<string, number> = { get: GET, post: POST, put: PUT, delete: DELETE };
 
@@ -162,7 +161,7 @@ async function serve(values: Values): Promise<number> {
 	}
 	const zone = str(values["zone"]);
 	const options: UdpCoapOptions = {
-		address: str(values["bind"]) ?? (zone === undefined ? "::" : linkLocalOf(zone)),
+		address: str(values["bind"]) ?? (zone === undefined ? "::" : linkLocalAddress(zone)),
 		port: intOption(values["port"], "port", 1, 65535) ?? 5683,
 		handler: router.handler,
 		groups: (values["group"] as string[] | undefined) ?? [],
@@ -178,12 +177,6 @@ async function serve(values: Values): Promise<number> {
 	return 0;
 }
 
-/** The interface's link-local address: binding it rather than "::" keeps multicast off the unicast socket. */
-function linkLocalOf(zone: string): string {
-	const found = networkInterfaces()[zone]?.find((a) => a.family === "IPv6" && /^fe[89ab]/i.test(a.address));
-	if (found === undefined) throw new UsageError(`interface "${zone}" has no IPv6 link-local address`);
-	return found.address.split("%")[0]!;
-}
 
 function addDirectory(router: CoapRouter, root: string): void {
 	const walk = (dir: string): void => {

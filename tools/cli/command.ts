@@ -1,6 +1,7 @@
 /* The shape of a `cjp` subcommand, and the one way options are parsed and usage errors reported. */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { linkLocalAddressOf } from "../../hosts/node/index.js";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -54,4 +55,11 @@ export function untilSignal(): Promise<string> {
 		process.on("SIGINT", onInt);
 		process.on("SIGTERM", onTerm);
 	});
+}
+
+/** The link-local address of interface `zone`; a usage error when it has none. */
+export function linkLocalAddress(zone: string): string {
+	const address = linkLocalAddressOf(zone);
+	if (address === undefined) throw new UsageError(`interface "${zone}" has no IPv6 link-local address`);
+	return address;
 }

@@ -11,8 +11,12 @@ import os from "node:os";
 import type { XSnapWorker } from "@agoric/xsnap";
 
 export interface XsWorker {
-	/** Evaluates a script; resolves with the crank's meter readings (deterministic work and allocation). */
-	evaluate(source: string): Promise<{ compute: number; allocate: number }>;
+	/**
+	 * Evaluates a script; resolves with the crank's meter readings: `compute` (work done in the
+	 * crank, deterministic), `allocate` (bytes the machine has reserved so far) and `heapCount`
+	 * (slots in use at the end of the crank).
+	 */
+	evaluate(source: string): Promise<{ compute: number; allocate: number; heapCount: number }>;
 	/** Resolves with the next message the script sends with issueCommand(ArrayBuffer), parsed as JSON. */
 	nextMessage<T>(timeoutMs: number): Promise<T>;
 	close(): Promise<void>;
@@ -40,7 +44,7 @@ export async function startXsWorker(): Promise<XsWorker> {
 	return {
 		async evaluate(source) {
 			const { meterUsage } = await worker.evaluate(source);
-			return { compute: meterUsage.compute, allocate: meterUsage.allocate };
+			return { compute: meterUsage.compute, allocate: meterUsage.allocate, heapCount: meterUsage.currentHeapCount };
 		},
 		async nextMessage<T>(timeoutMs: number): Promise<T> {
 			const deadline = Date.now() + timeoutMs;
