@@ -47,6 +47,38 @@ export class FlowCache {
 		return -1;
 	}
 
+	/** Like find(), by the address text of the cached peer: parsing text allocates on XS. */
+	findText(ifindex: number, address: string, port: number, now: number): number {
+		for (let i = 0; i < this.capacity; i++) {
+			const p = this.peers[i]!;
+			if (this.#used[i] === 1 && p.port === port && p.address === address && this.#ifindex[i] === ifindex) {
+				this.#lastUse[i] = now;
+				return i;
+			}
+		}
+		return -1;
+	}
+
+	/**
+	 * The entry whose cached header is byte-for-byte `data[offset..+HEADER_BYTES)`, or -1: a header this
+	 * proxy sealed and still caches needs no decryption. Every entry is compared in full, so the time
+	 * taken says nothing about how much of a forged header matched.
+	 */
+	findHeader(data: Uint8Array, offset: number, epochs: number, acceptsPrevious: boolean, now: number): number {
+		let found = -1;
+		for (let i = 0; i < this.capacity; i++) {
+			if (this.#used[i] !== 1) continue;
+			const e = this.epochs[i]!;
+			if (!(e === epochs || (e === epochs - 1 && acceptsPrevious))) continue;
+			let diff = 0;
+			const h = i * HEADER_BYTES;
+			for (let k = 0; k < HEADER_BYTES; k++) diff |= this.headers[h + k]! ^ data[offset + k]!;
+			if (diff === 0) found = i;
+		}
+		if (found >= 0) this.#lastUse[found] = now;
+		return found;
+	}
+
 	/** Takes a free or the least recently used entry for the flow; the caller fills peers[i] and headers. */
 	insert(ifindex: number, iid: Uint8Array, iidOffset: number, port: number, now: number): number {
 		let victim = 0;
@@ -64,6 +96,10 @@ export class FlowCache {
 		this.#lastUse[victim] = now;
 		this.epochs[victim] = -1;
 		return victim;
+	}
+
+	ifindexOf(i: number): number {
+		return this.#ifindex[i]!;
 	}
 
 	/** Forgets every flow (key compromise, or close). */

@@ -102,14 +102,22 @@ export class StatefulRelay {
 
 	fromPledge(data: Uint8Array, from: Readonly<UdpArrival>, ifindex: number): void {
 		if (this.#closed) return;
-		const addr = this.#addr;
-		if (!parseLinkLocal(from.address, addr)) {
-			this.#c.drops.notLinkLocal++;
-			return;
-		}
 		const now = this.#host.clock.now();
-		let slot = this.#table.find(ifindex, addr, 8, from.port);
+		// Known flows match on the address text kept per slot: parsing text allocates on XS.
+		let slot = this.#findKnown(ifindex, from);
+		if (slot >= 0) {
+			this.#table.touch(slot, now);
+		} else {
+			const addr = this.#addr;
+			if (!parseLinkLocal(from.address, addr)) {
+				this.#c.drops.notLinkLocal++;
+				return;
+			}
+			slot = this.#table.find(ifindex, addr, 8, from.port);
+			if (slot >= 0) this.#table.touch(slot, now);
+		}
 		if (slot < 0) {
+			const addr = this.#addr;
 			slot = this.#table.allocate(ifindex, addr, 8, from.port, now);
 			if (slot < 0) {
 				this.#refuse(slot, data, from);
@@ -120,12 +128,20 @@ export class StatefulRelay {
 			peer.port = from.port;
 			peer.zone = this.#zones[ifindex]!;
 			this.#armExpiry(this.#idleMs);
-		} else {
-			this.#table.touch(slot, now);
 		}
 		this.#c.toRegistrar.datagrams++;
 		this.#c.toRegistrar.bytes += data.length;
 		this.#pool[slot]!.send(data, this.#registrar);
+	}
+
+	#findKnown(ifindex: number, from: Readonly<UdpArrival>): number {
+		const table = this.#table;
+		if (table.size === 0) return -1;
+		for (let i = 0; i < table.capacity; i++) {
+			const p = this.#peers[i]!;
+			if (p.port === from.port && p.address === from.address && table.inUse(i) && table.ifindex(i) === ifindex) return i;
+		}
+		return -1;
 	}
 
 	#fromRegistrar(slot: number, data: Uint8Array, from: Readonly<UdpArrival>): void {

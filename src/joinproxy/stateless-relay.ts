@@ -67,18 +67,21 @@ export class StatelessRelay {
 
 	fromPledge(data: Uint8Array, from: Readonly<UdpArrival>, ifindex: number): void {
 		if (this.#closed || this.#socket === undefined) return;
-		const addr = this.#addr;
-		if (!parseLinkLocal(from.address, addr)) {
-			this.#c.drops.notLinkLocal++;
-			return;
-		}
 		if (jpyEncodedLength(HEADER_BYTES, data.length) > this.#tx.length) {
 			this.#c.drops.tooLarge++;
 			return;
 		}
 		const now = this.#host.clock.now();
 		const flows = this.#flows;
-		let i = flows.find(ifindex, addr, 8, from.port, now);
+		const addr = this.#addr;
+		let i = flows.findText(ifindex, from.address, from.port, now);
+		if (i < 0) {
+			if (!parseLinkLocal(from.address, addr)) {
+				this.#c.drops.notLinkLocal++;
+				return;
+			}
+			i = flows.find(ifindex, addr, 8, from.port, now);
+		}
 		if (i < 0) {
 			i = flows.insert(ifindex, addr, 8, from.port, now);
 			const peer = flows.peers[i]!;
@@ -115,13 +118,19 @@ export class StatelessRelay {
 			this.#c.drops.badJpy++;
 			return;
 		}
+		const now = this.#host.clock.now();
+		// A header we sealed and still cache is authentic as it stands; others are opened.
+		let i = v.headerLength === HEADER_BYTES ? this.#flows.findHeader(data, v.headerStart, this.#codec.epoch, this.#codec.acceptsPrevious, now) : -1;
+		if (i >= 0) {
+			this.#deliver(data, v, i);
+			return;
+		}
 		const flow = this.#flow;
 		if (!this.#codec.open(data, v.headerStart, v.headerLength, flow) || flow.ifindex >= this.#pledgeSockets.length) {
 			this.#c.drops.badHeader++; // silently, draft §4.5.5 MUST
 			return;
 		}
-		const now = this.#host.clock.now();
-		let i = this.#flows.find(flow.ifindex, flow.iid, 0, flow.port, now);
+		i = this.#flows.find(flow.ifindex, flow.iid, 0, flow.port, now);
 		if (i < 0) {
 			i = this.#flows.insert(flow.ifindex, flow.iid, 0, flow.port, now);
 			const peer = this.#flows.peers[i]!;
@@ -129,11 +138,15 @@ export class StatelessRelay {
 			peer.port = flow.port;
 			peer.zone = this.#zones[flow.ifindex]!;
 		}
+		this.#deliver(data, v, i);
+	}
+
+	#deliver(data: Uint8Array, v: JpyView, flowIndex: number): void {
 		this.#c.toPledge.datagrams++;
 		this.#c.toPledge.bytes += v.contentLength;
 		// The content moves to the front of the receive buffer (ours until we return): no view to allocate.
 		data.copyWithin(0, v.contentStart, v.contentStart + v.contentLength);
-		this.#pledgeSockets[flow.ifindex]!.send(data, this.#flows.peers[i]!, v.contentLength);
+		this.#pledgeSockets[this.#flows.ifindexOf(flowIndex)]!.send(data, this.#flows.peers[flowIndex]!, v.contentLength);
 	}
 
 	/** Idempotent. */
