@@ -1,9 +1,13 @@
 /* Every suite that runs in both lanes (Node and XS). Add new suites here, once. */
 
 import type { Suite } from "../lib/harness.js";
+import aesCcm from "./aes-ccm.suite.js";
 import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
 import coapRouter from "./coap-router.suite.js";
+import joinProxy from "./joinproxy.suite.js";
+import jpyHeader from "./jpy-header.suite.js";
+import jpyMessage from "./jpy-message.suite.js";
 import linkFormat from "./link-format.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm];
