@@ -11,13 +11,14 @@ import { webcrypto } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import type { Clock, Host, Storage, Timer, Udp, UdpArrival, UdpBindOptions, UdpPeer, UdpSocket } from "../host.js";
 import { MemoryStorage } from "../xs/memory-storage.js";
+import { isLinkLocal, isMulticast } from "../../modules/util/ipv6.js";
 
-const isScoped = (address: string): boolean => /^(fe[89ab]|ff0[12])/i.test(address);
-const isGroup = (address: string): boolean => /^ff/i.test(address);
+/** Addresses that need a zone to be sent to: link-local unicast and multicast. */
+const isScoped = (address: string): boolean => isLinkLocal(address) || isMulticast(address);
 
 /** The IPv6 link-local address of interface `zone` (without its zone), or undefined. */
 export function linkLocalAddressOf(zone: string): string | undefined {
-	const found = networkInterfaces()[zone]?.find((a) => a.family === "IPv6" && /^fe[89ab]/i.test(a.address));
+	const found = networkInterfaces()[zone]?.find((a) => a.family === "IPv6" && isLinkLocal(a.address));
 	return found?.address.split("%")[0];
 }
 
@@ -74,7 +75,7 @@ export const nodeUdp: Udp = {
 			const socket = dgram.createSocket({ type: "udp6", reuseAddr: options.reuseAddress === true, ipv6Only: true });
 			const zone = options.zone ?? "";
 			const address = options.address ?? "::";
-			const multicast = isGroup(address);
+			const multicast = isMulticast(address);
 			const arrival: UdpArrival = { address: "", port: 0, zone: "", multicast };
 			socket.on("message", (msg, rinfo) => {
 				const [addr, scope] = splitZone(rinfo.address);

@@ -11,7 +11,7 @@ import type { CoapEndpoint } from "../../modules/coap/endpoint.js";
 import { filterLinks, LinkFormatError, parseLinkFormat } from "../../modules/coap/link-format.js";
 import { uintOptionValue } from "../../modules/coap/message.js";
 import { utf8Decode } from "../../modules/util/utf8.js";
-import { canonicalIPv6 } from "../../modules/util/ipv6.js";
+import { canonicalIPv6, isLinkLocal } from "../../modules/util/ipv6.js";
 
 export type RelayMode = "stateful" | "stateless";
 
@@ -78,7 +78,7 @@ export async function discoverRegistrars(options: DiscoveryOptions): Promise<Reg
 				if (r === undefined) continue;
 				if (found.some((f) => f.address === r.address && f.port === r.port)) continue;
 				// A global address needs no zone; a link-local one is reached where the answer came from.
-				found.push({ mode, address: r.address, port: r.port, zone: /^fe[89ab]/i.test(r.address) ? res.peer.zone || options.zone : "" });
+				found.push({ mode, address: r.address, port: r.port, zone: isLinkLocal(r.address) ? res.peer.zone || options.zone : "" });
 			}
 		}
 		if (found.length > 0) return found;
