@@ -54,7 +54,7 @@ describe("cjp coap over link-local veths in network namespaces", () => {
 		server = net.add("srv");
 		client = net.add("cli");
 		net.link(server, "jp0", "fe80::a", client, "pl0", "fe80::b");
-		const child = net.spawn(server, process.execPath, [CJP, "coap", "serve", "--zone", "jp0", "--group", "ff02::fd", "--link", "<>;brski-jp=5684"]);
+		const child = net.spawn(server, process.execPath, [CJP, "coap", "serve", "--zone", "jp0", "--group", "ff02::fd", "--leisure", "300", "--link", "<>;brski-jp=5684"]);
 		let log = "";
 		child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
 		const deadline = Date.now() + 15_000;

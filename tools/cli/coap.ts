@@ -41,6 +41,7 @@ Server options:
   --group ADDRESS         join a multicast group on --zone (repeatable), e.g. ff02::fd
   --dir PATH              serve the files of PATH (GET), read-only
   --link LINK             extra link-format entry for /.well-known/core (repeatable), e.g. '<>;brski-jp=5684'
+  --leisure MS            spread responses to multicast requests over MS (default 5000, RFC 7252 §8.2)
 
 Exit status: 0 for a 2.xx response, 1 for another response or a failure, 2 for a usage error.
 `;
@@ -166,6 +167,8 @@ async function serve(values: Values): Promise<number> {
 		handler: router.handler,
 		groups: (values["group"] as string[] | undefined) ?? [],
 	};
+	const leisure = intOption(values["leisure"], "leisure", 0, 600_000);
+	if (leisure !== undefined) options.multicastLeisureMs = leisure;
 	if (zone !== undefined) options.zone = zone;
 	if ((options.groups?.length ?? 0) > 0 && zone === undefined) throw new UsageError("--group needs --zone (the interface to join it on)");
 	const host = createNodeHost();
