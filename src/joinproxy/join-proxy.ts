@@ -115,7 +115,9 @@ export class JoinProxy {
 			if (configured.length > 0) {
 				await proxy.#activate(configured, "configuration");
 			} else if (options.discovery !== undefined) {
-				proxy.#client = await openUdpCoap(options.host, {});
+				// Bound to the Registrar-facing interface: multicast beyond link scope (ff05::fd) leaves
+				// by the socket's interface, not by the scope of the destination address.
+				proxy.#client = await openUdpCoap(options.host, { zone: options.discovery.zone });
 				await proxy.#discover();
 			} else {
 				options.host.log("warn", "join proxy: no Registrar configured and discovery disabled: not acting as a Join Proxy (draft §4.1)");

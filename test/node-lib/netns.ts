@@ -55,9 +55,33 @@ export class Namespaces {
 		return { a: { ns: nsA, ifname: ifA, address: addrA }, b: { ns: nsB, ifname: ifB, address: addrB } };
 	}
 
-	/** Starts `command` inside `ns`; the process is killed by close(). */
-	spawn(ns: string, command: string, args: string[]): ChildProcess {
-		const child = spawn("ip", ["netns", "exec", ns, command, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+	/** Adds an extra address (e.g. a routable `2001:db8:1::1/64`) to an interface, without DAD. */
+	addAddress(ns: string, ifname: string, cidr: string): void {
+		ip("-n", ns, "addr", "add", cidr, "dev", ifname, "nodad");
+	}
+
+	/** Adds a route inside `ns`: `ip route add DEST [via GATEWAY] [dev IF]`. */
+	addRoute(ns: string, destination: string, options: { via?: string; dev?: string }): void {
+		const args = ["-n", ns, "route", "add", destination];
+		if (options.via !== undefined) args.push("via", options.via);
+		if (options.dev !== undefined) args.push("dev", options.dev);
+		ip(...args);
+	}
+
+	/** Sets a sysctl inside `ns`, e.g. `net.ipv6.conf.all.forwarding`, `1`. */
+	sysctl(ns: string, key: string, value: string): void {
+		execFileSync("ip", ["netns", "exec", ns, "sysctl", "-qw", `${key}=${value}`], { stdio: ["ignore", "ignore", "pipe"] });
+	}
+
+	/** Turns IPv6 forwarding on or off for every interface of `ns` (off in a new namespace). */
+	setIpv6Forwarding(ns: string, on: boolean): void {
+		this.sysctl(ns, "net.ipv6.conf.all.forwarding", on ? "1" : "0");
+	}
+
+	/** Starts `command` inside `ns` (extra environment variables in `options.env`); the process is killed by close(). */
+	spawn(ns: string, command: string, args: string[], options: { env?: Record<string, string> } = {}): ChildProcess {
+		const env = options.env === undefined ? process.env : { ...process.env, ...options.env };
+		const child = spawn("ip", ["netns", "exec", ns, command, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
 		this.#children.push(child);
 		return child;
 	}
