@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Namespaces, netnsUnavailable } from "./node-lib/netns.js";
+import { unavailable } from "./node-lib/unavailable.js";
 
 const CJP = fileURLToPath(new URL("../bin/cjp.js", import.meta.url));
 
@@ -66,14 +67,14 @@ describe("cjp coap over link-local veths in network namespaces", () => {
 	after(() => net.close());
 
 	it("unicast GET to a link-local address with its zone", (t) => {
-		if (why !== undefined) return t.skip(why);
+		if (unavailable(t, why)) return;
 		const r = net.run(client, process.execPath, [CJP, "coap", "get", "coap://[fe80::a%25pl0]/.well-known/core"]);
 		assert.equal(r.status, 0, r.stderr);
 		assert.equal(r.stdout, "<>;brski-jp=5684");
 	});
 
 	it("multicast discovery at ff02::fd finds the server by its link-local address", (t) => {
-		if (why !== undefined) return t.skip(why);
+		if (unavailable(t, why)) return;
 		const r = spawnSync("ip", ["netns", "exec", client, process.execPath, CJP, "coap", "get", "coap://[ff02::fd%pl0]/.well-known/core?brski-jp=*", "--leisure", "1500"], { encoding: "utf8", timeout: 30_000 });
 		assert.equal(r.status, 0, r.stderr);
 		assert.equal(r.stdout.trim(), "[fe80::a%pl0]:5683 <>;brski-jp=5684");
@@ -81,7 +82,7 @@ describe("cjp coap over link-local veths in network namespaces", () => {
 	});
 
 	it("a multicast query nobody matches gets no answer (RFC 6690 §4.1)", (t) => {
-		if (why !== undefined) return t.skip(why);
+		if (unavailable(t, why)) return;
 		const r = spawnSync("ip", ["netns", "exec", client, process.execPath, CJP, "coap", "get", "coap://[ff02::fd%pl0]/.well-known/core?rt=brski.rjp", "--leisure", "1500"], { encoding: "utf8", timeout: 30_000 });
 		assert.equal(r.status, 1);
 		assert.match(r.stderr, /0 response/);

@@ -38,17 +38,9 @@ import {
 	type JoinProxyTopology,
 	type TlsLib,
 } from "./node-lib/coap-peers.js";
+import { unavailable } from "./node-lib/unavailable.js";
 
-const REQUIRE = process.env.CJP_REQUIRE_PEERS === "1";
 const T = { timeout: 20_000 };
-
-/** Skips the test, or fails it when CJP_REQUIRE_PEERS=1. Returns true when the test must stop. */
-function unavailable(t: TestContext, why: string | undefined): boolean {
-	if (why === undefined) return false;
-	if (REQUIRE) assert.fail(`${why}; CJP_REQUIRE_PEERS=1 requires it`);
-	t.skip(why);
-	return true;
-}
 
 const why = netnsUnavailable() ?? peersUnavailable(["openssl", "gnutls"], ["tshark", "openssl"]) ?? pkiUnavailable();
 

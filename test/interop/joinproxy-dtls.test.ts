@@ -10,12 +10,13 @@
  *   pledge ns  pl0 fe80::b ── jp0 fe80::a  proxy ns  jr0 2001:db8:1::1 ── rg0 2001:db8:1::2  registrar ns
  */
 
-import { after, before, describe, it, type TestContext } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
 import { Namespaces, netnsUnavailable } from "../node-lib/netns.js";
+import { unavailable } from "../node-lib/unavailable.js";
 import { pkiUnavailable } from "../node-lib/pki.js";
 import {
 	CCM8,
@@ -48,13 +49,8 @@ const JOIN = {
 	discovered: 9684,
 } as const;
 
-function unavailable(): string | undefined {
+function missingPeers(): string | undefined {
 	return netnsUnavailable() ?? peersUnavailable(["openssl", "gnutls"], ["tshark"]) ?? pkiUnavailable();
-}
-
-function skipOrFail(t: TestContext, why: string): void {
-	if (process.env.CJP_REQUIRE_PEERS === "1") assert.fail(`${why} (CJP_REQUIRE_PEERS=1 requires it)`);
-	t.skip(why);
 }
 
 interface Cjp {
@@ -92,7 +88,7 @@ async function stats(p: Cjp): Promise<Record<string, any>> {
 }
 
 describe("join proxy end to end with libcoap DTLS pledges and servers", { timeout: 240_000 }, () => {
-	const why = unavailable();
+	const why = missingPeers();
 	const net = new Namespaces("jp");
 	let t: JoinProxyTopology;
 	const servers: Partial<Record<TlsLib, CoapServer>> = {};
@@ -138,7 +134,7 @@ describe("join proxy end to end with libcoap DTLS pledges and servers", { timeou
 	for (const mode of ["stateful", "stateless"] as const) {
 		for (const lib of ["openssl", "gnutls"] as const) {
 			it(`${mode}: coap-client-${lib} → our proxy → coap-server-${lib}: CoAPS GET and a 5000-byte block-wise GET`, async (tc) => {
-				if (why !== undefined) return skipOrFail(tc, why);
+				if (unavailable(tc, why)) return;
 				const join = JOIN[mode][lib];
 				const capture = lib === "gnutls" ? await startCapture(net, t.proxy.ns, t.proxy.pledgeIf, scratchFile(`${mode}.pcap`)) : undefined;
 				const common = { lib, ns: t.pledge.ns, bind: t.pledge.bind, ccm8Only: lib === "gnutls" } as const;
@@ -163,7 +159,7 @@ describe("join proxy end to end with libcoap DTLS pledges and servers", { timeou
 	}
 
 	it("stats(): both proxies relayed both ways; the stateful one used one slot per pledge flow", async (tc) => {
-		if (why !== undefined) return skipOrFail(tc, why);
+		if (unavailable(tc, why)) return;
 		const sf = await stats(stateful);
 		const sl = await stats(stateless);
 		assert.equal(sf.mode, "stateful");
@@ -177,14 +173,14 @@ describe("join proxy end to end with libcoap DTLS pledges and servers", { timeou
 	});
 
 	it("pledge discovery: GET coap://[ff02::fd]/.well-known/core?brski-jp=* lists the join-ports", async (tc) => {
-		if (why !== undefined) return skipOrFail(tc, why);
+		if (unavailable(tc, why)) return;
 		const r = net.run(t.pledge.ns, process.execPath, [CJP, "coap", "get", `coap://[ff02::fd%${t.pledge.ifname}]/.well-known/core?brski-jp=*`, "--leisure", "6000"]);
 		assert.equal(r.status, 0, r.stderr);
 		assert.equal(r.stdout.trim(), `[${t.proxy.linkLocal}%${t.pledge.ifname}]:5683 <>;brski-jp=${JOIN.stateful.openssl},<>;brski-jp=${JOIN.stateful.gnutls}`);
 	});
 
 	it("Registrar discovery: a brski.rjp Registrar at ff05::fd makes the proxy stateless, and pledges get through", async (tc) => {
-		if (why !== undefined) return skipOrFail(tc, why);
+		if (unavailable(tc, why)) return;
 		const reg = t.registrar.routable;
 		await cjp(net, t.registrar.ns, ["coap", "serve", "--bind", reg, "--port", "5683", "--zone", t.registrar.ifname, "--group", "ff05::fd", "--leisure", "200", "--link", `<jpy://[${reg}]:7634>;rt=brski.rjp`], "serving on");
 		const found = await cjp(net, t.proxy.ns, ["joinproxy", "--pledge-iface", t.proxy.pledgeIf, "--no-discovery-answers", "--discover", t.proxy.registrarIf, "--join-port", String(JOIN.discovered)], "relay to");

@@ -11,10 +11,12 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants as fsConstants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { createNodeHost } from "../../hosts/node/index.js";
+import { findBinary } from "../node-lib/coap-peers.js";
+import { unavailable } from "../node-lib/unavailable.js";
 import type { UdpPeer, UdpSocket } from "../../hosts/host.js";
 import { CoapEndpoint, type CoapRequest } from "../../modules/coap/endpoint.js";
 import { openUdpCoap, type UdpCoap } from "../../modules/coap/udp-endpoint.js";
@@ -32,28 +34,8 @@ const TEST_TIMEOUT_MS = 30_000;
 
 /* ---------------------------------------------------------------- helpers */
 
-function findBinary(name: string): string | undefined {
-	for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-		if (dir === "") continue;
-		const p = join(dir, name);
-		try {
-			accessSync(p, fsConstants.X_OK);
-			return p;
-		} catch {
-			/* not here */
-		}
-	}
-	return undefined;
-}
-
-/** Skips the test, or fails it when CJP_REQUIRE_PEERS=1. Returns true when the test must stop. */
 function missing(t: TestContext, binary: string | undefined, name: string): binary is undefined {
-	if (binary !== undefined) return false;
-	const why = `${name} not found in PATH (Debian package ${PACKAGE})`;
-	if (process.env.CJP_REQUIRE_PEERS === "1") assert.fail(`${why}; CJP_REQUIRE_PEERS=1 requires it`);
-	console.log(`# skipping: ${why}`);
-	t.skip(why);
-	return true;
+	return unavailable(t, binary === undefined ? `${name} not found in PATH (Debian package ${PACKAGE})` : undefined);
 }
 
 /** A UDP port free on ::1 right now (bound and released). */

@@ -6,17 +6,10 @@
 import { installFixtures } from "../../test/lib/fixtures.js";
 import { suites } from "../../test/suites/index.js";
 import { utf8Encode } from "../../modules/util/utf8.js";
+import type { SuiteResult } from "./report.js";
 
 declare const __FIXTURES__: Record<string, string>;
 declare function issueCommand(message: ArrayBuffer): unknown;
-
-interface SuiteResult {
-	name: string;
-	passed: number;
-	failed: { test: string; error: string }[];
-	ms: number;
-	slowest: string;
-}
 
 async function runAll(): Promise<SuiteResult[]> {
 	installFixtures(__FIXTURES__);

@@ -7,16 +7,9 @@
 import { fileURLToPath } from "node:url";
 import { buildXsBundle } from "./bundle.js";
 import { startXsWorker } from "./worker.js";
+import type { SuiteResult } from "./report.js";
 
 const TIMEOUT_MS = 300_000;
-
-interface SuiteResult {
-	name: string;
-	passed: number;
-	failed: { test: string; error: string }[];
-	ms: number;
-	slowest: string;
-}
 
 async function main(): Promise<number> {
 	const source = await buildXsBundle(fileURLToPath(new URL("./entry.ts", import.meta.url)));
