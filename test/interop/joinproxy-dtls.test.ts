@@ -189,5 +189,7 @@ describe("join proxy end to end with libcoap DTLS pledges and servers", { timeou
 		assert.ok(r.ok, r.stderr);
 		assert.deepEqual(r.body, SMALL);
 		await stopChild(found.child);
+		assert.equal(found.child.exitCode, 0, "SIGTERM ends cjp joinproxy cleanly");
+		assert.equal(JSON.parse(found.out().trim().split("\n").pop()!).mode, "stateless", "with its final stats");
 	});
 });
