@@ -5,9 +5,13 @@ import aesCcm from "./aes-ccm.suite.js";
 import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
 import coapRouter from "./coap-router.suite.js";
+import dtlsCrypto from "./dtls-crypto.suite.js";
+import dtlsHandshake from "./dtls-handshake.suite.js";
+import dtlsRecord from "./dtls-record.suite.js";
 import joinProxy from "./joinproxy.suite.js";
 import jpyHeader from "./jpy-header.suite.js";
 import jpyMessage from "./jpy-message.suite.js";
 import linkFormat from "./link-format.suite.js";
+import x509 from "./x509.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509];
