@@ -51,7 +51,7 @@ export const Oid = {
 	/** id-kp-serverAuth, id-kp-clientAuth, RFC 5280 §4.2.1.12 */
 	KP_SERVER_AUTH: "1.3.6.1.5.5.7.3.1",
 	KP_CLIENT_AUTH: "1.3.6.1.5.5.7.3.2",
-	/** id-kp-cmcRA, RFC 6402 §2.10 (the Registrar's certificate, RFC 8995 §2.4) */
+	/** id-kp-cmcRA, RFC 6402 §2.10: marks the Registrar's certificate in BRSKI (RFC 8995) */
 	KP_CMC_RA: "1.3.6.1.5.5.7.3.28",
 	/** Attribute types, RFC 5280 Appendix A.1 (X.520) */
 	COMMON_NAME: "2.5.4.3",
@@ -113,7 +113,7 @@ export interface Name {
 }
 
 export interface PublicKeyInfo {
-	/** The whole SubjectPublicKeyInfo (what cBRSKI's proximity-registrar-pubk carries, RFC 8995 §3.4). */
+	/** The whole SubjectPublicKeyInfo (what the cBRSKI voucher-request field proximity-registrar-pubk carries). */
 	spki: Uint8Array;
 	/** AlgorithmIdentifier OID (EC_PUBLIC_KEY for ECDSA keys). */
 	algorithm: string;
