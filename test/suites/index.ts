@@ -13,5 +13,6 @@ import jpyHeader from "./jpy-header.suite.js";
 import jpyMessage from "./jpy-message.suite.js";
 import linkFormat from "./link-format.suite.js";
 import x509 from "./x509.suite.js";
+import dtlsFlow from "./dtls-flow.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow];

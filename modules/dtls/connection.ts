@@ -1,0 +1,640 @@
+/*
+ * One DTLS 1.2 association (RFC 6347), client or server, for TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8
+ * (RFC 7251) on P-256 with certificates both ways (RFC 7925 §4.4, cBRSKI): the handshake state
+ * machine with flights and their retransmission (RFC 6347 §4.2.4), the extended master secret
+ * (RFC 7627), max_fragment_length (RFC 6066 §4), then application data, alerts and close_notify.
+ * The server side starts here only after its listener (server.ts) has checked the cookie.
+ */
+
+import type { Clock, Timer } from "../../hosts/host.js";
+import type { CryptoProvider, EcKeyPair } from "./crypto.js";
+import { fragment, readFragments, Reassembler } from "./fragments.js";
+import {
+	AlertDescription,
+	CipherSuite,
+	CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
+	COMPRESSION_NULL,
+	decodeCertificate,
+	decodeCertificateRequest,
+	decodeCertificateVerify,
+	decodeClientKeyExchange,
+	decodeFinished,
+	decodeHandshakeMessage,
+	decodeHelloVerifyRequest,
+	decodeServerHello,
+	decodeServerHelloDone,
+	decodeServerKeyExchange,
+	DTLS_1_2,
+	ECDSA_SHA256,
+	encodeCertificate,
+	encodeCertificateRequest,
+	encodeCertificateVerify,
+	encodeClientHello,
+	encodeClientKeyExchange,
+	encodeFinished,
+	encodeHandshakeMessage,
+	encodeServerHello,
+	encodeServerHelloDone,
+	encodeServerKeyExchange,
+	ecPointFormatsExtension,
+	extendedMasterSecretExtension,
+	HandshakeError,
+	HandshakeType,
+	maxFragmentLengthBytes,
+	maxFragmentLengthExtension,
+	NAMED_CURVE_SECP256R1,
+	parseExtensions,
+	renegotiationInfoExtension,
+	serverKeyExchangeSignedData,
+	signatureAlgorithmsExtension,
+	supportedGroupsExtension,
+	type ClientHello,
+	type Extension,
+} from "./handshake.js";
+import { extendedMasterSecret, KEY_BLOCK_LENGTH_CCM8, keyBlock, keyMaterialCcm8, verifyData } from "./prf.js";
+import { Oid, parseCertificate } from "../x509/certificate.js";
+import { CONTENT_ALERT, CONTENT_APPLICATION_DATA, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, RecordLayer, RecordProtection, type UnprotectedRecord } from "./record.js";
+
+/** Our certificate chain (DER, leaf first) and the leaf's P-256 private key. */
+export interface DtlsIdentity {
+	certificates: Uint8Array[];
+	privateKey: Uint8Array;
+}
+
+/** Checks the peer's chain (DER, leaf first): undefined to accept, or why not (sent as bad_certificate). */
+export type PeerVerifier = (chain: Uint8Array[]) => string | undefined;
+
+export interface DtlsConnectionOptions {
+	role: "client" | "server";
+	crypto: CryptoProvider;
+	clock: Clock;
+	random: (bytes: Uint8Array) => Uint8Array;
+	/** Sends one datagram to the peer. */
+	send(datagram: Uint8Array): void;
+	identity: DtlsIdentity;
+	verifyPeer: PeerVerifier;
+	onConnected?(): void;
+	onData?(data: Uint8Array): void;
+	/** The association ended: close_notify (no error), a fatal alert either way, or a timeout. */
+	onClose?(error?: Error): void;
+	/** Client: ask for max_fragment_length 512 or 1024 (RFC 6066; cBRSKI §… requires 2^9 or 2^10). */
+	maxFragmentLength?: 512 | 1024;
+	/** Largest datagram we send (default 1024: the PMTU cBRSKI recommends). */
+	mtu?: number;
+	/** Flight retransmission: first timeout and cap (RFC 6347 §4.2.4.1: 1 s, doubling, 60 s). */
+	retransmitInitialMs?: number;
+	retransmitMaxMs?: number;
+	/** Give up the handshake after this long (default 60 s). */
+	handshakeTimeoutMs?: number;
+	maxAuthFailures?: number;
+}
+
+/** Server side only: the ClientHello the listener accepted with a valid cookie. */
+export interface AcceptedHello {
+	message: Uint8Array;
+	hello: ClientHello;
+	recordSequence: number;
+}
+
+export class DtlsAlertError extends Error {
+	override readonly name = "DtlsAlertError";
+	readonly alert: number;
+	/** True when the peer sent the alert, false when we did. */
+	readonly received: boolean;
+
+	constructor(message: string, alert: number, received: boolean) {
+		super(message);
+		this.alert = alert;
+		this.received = received;
+	}
+}
+
+export class DtlsTimeoutError extends Error {
+	override readonly name = "DtlsTimeoutError";
+}
+
+const ALERT_WARNING = 1;
+const ALERT_FATAL = 2;
+const CLOSE_NOTIFY = 0;
+const BAD_CERTIFICATE = 42;
+const DECRYPT_ERROR = 51;
+const NO_RENEGOTIATION = 100;
+const SUITE = CipherSuite.ecdheEcdsaWithAes128Ccm8;
+const DEFAULT_MTU = 1024;
+const CCS_PAYLOAD = new Uint8Array([1]);
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+type State = "start" | "wait-server-flight" | "wait-client-flight" | "wait-finished" | "connected" | "closed";
+
+interface FlightRecord {
+	epoch: number;
+	type: number;
+	payload: Uint8Array;
+}
+
+export class DtlsConnection {
+	readonly #o: DtlsConnectionOptions;
+	readonly #records: RecordLayer;
+	readonly #crypto: CryptoProvider;
+	#reassembler = new Reassembler();
+	#state: State = "start";
+	#sendSeq = 0;
+	/** Handshake messages in the transcript (RFC 6347 §4.2.6: from the ClientHello with the cookie on). */
+	readonly #transcript: Uint8Array[] = [];
+	#flight: FlightRecord[] = [];
+	readonly #retransmit: Timer;
+	readonly #deadline: Timer;
+	#timeout: number;
+	#clientRandom: Uint8Array = EMPTY;
+	#serverRandom: Uint8Array = EMPTY;
+	#ecdhe: EcKeyPair | undefined;
+	#peerEcdhe: Uint8Array | undefined;
+	#peerChain: Uint8Array[] = [];
+	#peerKey: Uint8Array | undefined;
+	#master: Uint8Array | undefined;
+	/** Keys derived but not in use yet: ours until we send ChangeCipherSpec, the peer's until it does. */
+	#pendingWrite: RecordProtection | undefined;
+	#pendingRead: RecordProtection | undefined;
+	#maxFragment = 0;
+	/** Client: one HelloVerifyRequest is answered; a second one is unexpected. */
+	#cookieReceived = false;
+	#ems = false;
+	/** Fragment size: our MTU less record and handshake headers and AEAD overhead. */
+	#fragmentBody: number;
+
+	constructor(options: DtlsConnectionOptions, accepted?: AcceptedHello) {
+		this.#o = options;
+		this.#crypto = options.crypto;
+		this.#timeout = options.retransmitInitialMs ?? 1000;
+		this.#records = new RecordLayer({
+			...(accepted !== undefined ? { initialWriteSequence: accepted.recordSequence } : {}),
+			...(options.maxAuthFailures !== undefined ? { maxAuthFailures: options.maxAuthFailures } : {}),
+		});
+		this.#fragmentBody = (options.mtu ?? DEFAULT_MTU) - 13 - 16 - 12;
+		this.#retransmit = options.clock.timer(() => this.#onRetransmitTimer());
+		this.#deadline = options.clock.timer(() => this.#fail(new DtlsTimeoutError("DTLS handshake timed out"), undefined));
+		this.#deadline.arm(options.handshakeTimeoutMs ?? 60_000);
+		if (options.role === "server") {
+			if (accepted === undefined) throw new RangeError("a server connection starts from an accepted ClientHello");
+			this.#sendSeq = decodeHandshakeMessage(accepted.message).messageSeq;
+			this.#reassembler = new Reassembler({ nextSeq: this.#sendSeq + 1 });
+			this.#serverFirstFlight(accepted);
+		}
+	}
+
+	get state(): string {
+		return this.#state;
+	}
+
+	/** The peer's certificate chain (DER, leaf first), once the handshake has checked it. */
+	get peerCertificates(): Uint8Array[] {
+		return this.#peerChain;
+	}
+
+	/** Client: sends the first ClientHello. */
+	start(): void {
+		if (this.#o.role !== "client" || this.#state !== "start") return;
+		this.#clientRandom = this.#random(32);
+		this.#sendClientHello(EMPTY);
+		this.#state = "wait-server-flight";
+	}
+
+	/** Application data to the peer (one record per call; keep it within the fragment limit). */
+	send(data: Uint8Array): void {
+		if (this.#state !== "connected") throw new Error("DTLS connection not established");
+		const limit = this.#maxFragment > 0 ? this.#maxFragment : 16384;
+		if (data.length > limit) throw new RangeError(`application data over the record limit of ${limit} bytes`);
+		this.#o.send(this.#records.protect(CONTENT_APPLICATION_DATA, data));
+	}
+
+	/** Sends close_notify and ends the association. Idempotent. */
+	close(): void {
+		if (this.#state === "closed") return;
+		if (this.#state === "connected") this.#sendAlert(ALERT_WARNING, CLOSE_NOTIFY);
+		this.#end(undefined);
+	}
+
+	/** Every datagram from the peer goes here. */
+	receive(datagram: Uint8Array): void {
+		if (this.#state === "closed") return;
+		const records = this.#records.unprotect(datagram);
+		try {
+			for (const r of records) {
+				if ((this.#state as State) === "closed") return; // a record may have closed it
+				this.#onRecord(r);
+			}
+		} catch (e) {
+			if (e instanceof HandshakeError) return this.#fail(new DtlsAlertError(e.message, e.alert, false), e.alert);
+			if (e instanceof DtlsAlertError) return this.#fail(e, e.received ? undefined : e.alert);
+			throw e;
+		}
+		if (this.#records.failed) this.#fail(new DtlsAlertError("too many records failed authentication", DECRYPT_ERROR, false), undefined);
+	}
+
+	#onRecord(r: UnprotectedRecord): void {
+		switch (r.type) {
+			case CONTENT_HANDSHAKE:
+				return this.#onHandshakeRecord(r.plaintext);
+			case CONTENT_CHANGE_CIPHER_SPEC:
+				if (this.#pendingRead === undefined || r.plaintext.length !== 1 || r.plaintext[0] !== 1) return; // early, late or repeated CCS: drop (RFC 6347 §4.1)
+				this.#records.setReadProtection(this.#records.readEpoch + 1, this.#pendingRead);
+				this.#pendingRead = undefined;
+				return;
+			case CONTENT_ALERT:
+				return this.#onAlert(r.plaintext);
+			case CONTENT_APPLICATION_DATA:
+				if (this.#state === "connected" && r.epoch > 0) this.#o.onData?.(r.plaintext);
+				return;
+		}
+	}
+
+	#onAlert(p: Uint8Array): void {
+		if (p.length !== 2) return;
+		if (p[1] === CLOSE_NOTIFY) {
+			this.#end(undefined);
+			return;
+		}
+		if (p[0] === ALERT_FATAL) throw new DtlsAlertError(`peer sent fatal alert ${p[1]}`, p[1]!, true);
+	}
+
+	#onHandshakeRecord(payload: Uint8Array): void {
+		let retransmission = false;
+		for (const f of readFragments(payload)) {
+			const outcome = this.#reassembler.add(f);
+			if (outcome === "retransmission") retransmission = true;
+		}
+		// The peer resends its last flight: ours was lost, so send it again (RFC 6347 §4.2.4).
+		if (retransmission && this.#flight.length > 0 && this.#state !== "start") this.#sendFlight();
+		for (let m = this.#reassembler.pop(); m !== undefined; m = this.#reassembler.pop()) this.#onMessage(m);
+	}
+
+	#onMessage(bytes: Uint8Array): void {
+		const m = decodeHandshakeMessage(bytes);
+		const unexpected = (): never => {
+			throw new HandshakeError(`unexpected handshake message ${m.msgType} in state ${this.#state}`, AlertDescription.unexpectedMessage);
+		};
+		if (this.#o.role === "client") {
+			switch (this.#state) {
+				case "wait-server-flight":
+					if (m.msgType === HandshakeType.helloVerifyRequest && !this.#cookieReceived && this.#serverRandom.length === 0) {
+						this.#cookieReceived = true;
+						const hvr = decodeHelloVerifyRequest(m.body);
+						this.#reassembler = new Reassembler({ nextSeq: m.messageSeq + 1 });
+						this.#sendClientHello(hvr.cookie);
+						return;
+					}
+					return this.#clientOnServerFlight(m.msgType, bytes, m.body);
+				case "wait-finished":
+					if (m.msgType !== HandshakeType.finished) return unexpected();
+					this.#checkFinished(m.body, "server finished");
+					this.#transcript.push(bytes);
+					return this.#connected();
+				case "connected":
+					// A server's HelloRequest asks for renegotiation, which we refuse (RFC 5746 not offered).
+					if (m.msgType === HandshakeType.helloRequest) this.#sendAlert(ALERT_WARNING, NO_RENEGOTIATION);
+					return;
+				default:
+					return unexpected();
+			}
+		}
+		switch (this.#state) {
+			case "wait-client-flight":
+				return this.#serverOnClientFlight(m.msgType, bytes, m.body);
+			case "connected":
+				if (m.msgType === HandshakeType.clientHello) this.#sendAlert(ALERT_WARNING, NO_RENEGOTIATION);
+				return;
+			default:
+				return unexpected();
+		}
+	}
+
+	/* ------------------------------------------------------------------ client */
+
+	#sendClientHello(cookie: Uint8Array): void {
+		const extensions: Extension[] = [
+			supportedGroupsExtension([NAMED_CURVE_SECP256R1]),
+			ecPointFormatsExtension(),
+			signatureAlgorithmsExtension([ECDSA_SHA256]),
+			extendedMasterSecretExtension(),
+			renegotiationInfoExtension(),
+		];
+		if (this.#o.maxFragmentLength !== undefined) extensions.push(maxFragmentLengthExtension(this.#o.maxFragmentLength === 512 ? 1 : 2));
+		const body = encodeClientHello({
+			clientVersion: DTLS_1_2,
+			random: this.#clientRandom,
+			sessionId: EMPTY,
+			cookie,
+			cipherSuites: [SUITE],
+			compressionMethods: [COMPRESSION_NULL],
+			extensions,
+		});
+		const message = encodeHandshakeMessage(HandshakeType.clientHello, this.#sendSeq++, body);
+		// RFC 6347 §4.2.6: the transcript starts with the ClientHello that carries the cookie (or the first, without HVR).
+		this.#transcript.length = 0;
+		this.#transcript.push(message);
+		this.#newFlight([{ epoch: 0, type: CONTENT_HANDSHAKE, payload: message }]);
+	}
+
+	#clientOnServerFlight(type: number, bytes: Uint8Array, body: Uint8Array): void {
+		switch (type) {
+			case HandshakeType.serverHello: {
+				if (this.#serverRandom.length > 0) break;
+				const sh = decodeServerHello(body);
+				if (sh.serverVersion !== DTLS_1_2 || sh.cipherSuite !== SUITE || sh.compressionMethod !== COMPRESSION_NULL) {
+					throw new HandshakeError("server chose a version or suite we did not offer", AlertDescription.illegalParameter);
+				}
+				const ext = parseExtensions(sh.extensions ?? []);
+				this.#ems = ext.extendedMasterSecret;
+				if (!this.#ems) throw new HandshakeError("server did not agree to extended_master_secret (RFC 7627)", AlertDescription.handshakeFailure);
+				if (ext.maxFragmentLength !== undefined) this.#setMaxFragment(maxFragmentLengthBytes(ext.maxFragmentLength));
+				this.#serverRandom = sh.random;
+				break;
+			}
+			case HandshakeType.certificate:
+				this.#peerChain = decodeCertificate(body);
+				this.#checkPeerChain();
+				break;
+			case HandshakeType.serverKeyExchange: {
+				const ske = decodeServerKeyExchange(body);
+				if (ske.namedCurve !== NAMED_CURVE_SECP256R1 || ske.signatureAlgorithm !== ECDSA_SHA256) throw new HandshakeError("unsupported ServerKeyExchange", AlertDescription.illegalParameter);
+				const signed = serverKeyExchangeSignedData(this.#clientRandom, this.#serverRandom, ske);
+				if (this.#peerKey === undefined || !this.#crypto.ecdsaVerify(this.#peerKey, signed, ske.signature)) {
+					throw new DtlsAlertError("ServerKeyExchange signature does not verify", DECRYPT_ERROR, false);
+				}
+				this.#peerEcdhe = ske.publicKey;
+				break;
+			}
+			case HandshakeType.certificateRequest: {
+				const cr = decodeCertificateRequest(body);
+				if (!cr.certificateTypes.includes(CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN)) throw new HandshakeError("server wants a certificate type we lack", AlertDescription.handshakeFailure);
+				break;
+			}
+			case HandshakeType.serverHelloDone:
+				decodeServerHelloDone(body);
+				this.#transcript.push(bytes);
+				return this.#clientSecondFlight();
+			default:
+				throw new HandshakeError(`unexpected message ${type} in the server's flight`, AlertDescription.unexpectedMessage);
+		}
+		this.#transcript.push(bytes);
+	}
+
+	#clientSecondFlight(): void {
+		if (this.#peerEcdhe === undefined || this.#serverRandom.length === 0) throw new HandshakeError("server flight incomplete", AlertDescription.unexpectedMessage);
+		this.#ecdhe = this.#crypto.ecGenerate();
+		const cert = encodeHandshakeMessage(HandshakeType.certificate, this.#sendSeq++, encodeCertificate(this.#o.identity.certificates));
+		this.#transcript.push(cert);
+		const cke = encodeHandshakeMessage(HandshakeType.clientKeyExchange, this.#sendSeq++, encodeClientKeyExchange(this.#ecdhe.publicKey));
+		this.#transcript.push(cke);
+		this.#deriveKeys(this.#crypto.ecdh(this.#ecdhe.privateKey, this.#peerEcdhe));
+		const signature = this.#crypto.ecdsaSign(this.#o.identity.privateKey, concat(this.#transcript));
+		const cv = encodeHandshakeMessage(HandshakeType.certificateVerify, this.#sendSeq++, encodeCertificateVerify({ signatureAlgorithm: ECDSA_SHA256, signature }));
+		this.#transcript.push(cv);
+		const fin = this.#finishedMessage("client finished");
+		this.#switchWriteEpoch();
+		this.#newFlight([
+			{ epoch: 0, type: CONTENT_HANDSHAKE, payload: cert },
+			{ epoch: 0, type: CONTENT_HANDSHAKE, payload: cke },
+			{ epoch: 0, type: CONTENT_HANDSHAKE, payload: cv },
+			{ epoch: 0, type: CONTENT_CHANGE_CIPHER_SPEC, payload: CCS_PAYLOAD },
+			{ epoch: 1, type: CONTENT_HANDSHAKE, payload: fin },
+		]);
+		this.#state = "wait-finished";
+	}
+
+	/* ------------------------------------------------------------------ server */
+
+	#serverFirstFlight(accepted: AcceptedHello): void {
+		const ch = accepted.hello;
+		if (!ch.cipherSuites.includes(SUITE) || !ch.compressionMethods.includes(COMPRESSION_NULL)) {
+			this.#fail(new DtlsAlertError("client offers no suite we support", AlertDescription.handshakeFailure, false), AlertDescription.handshakeFailure);
+			return;
+		}
+		const ext = parseExtensions(ch.extensions ?? []);
+		if (!ext.extendedMasterSecret) {
+			this.#fail(new DtlsAlertError("client does not offer extended_master_secret (RFC 7627)", AlertDescription.handshakeFailure, false), AlertDescription.handshakeFailure);
+			return;
+		}
+		if (ext.supportedGroups !== undefined && !ext.supportedGroups.includes(NAMED_CURVE_SECP256R1)) {
+			this.#fail(new DtlsAlertError("client offers no P-256", AlertDescription.handshakeFailure, false), AlertDescription.handshakeFailure);
+			return;
+		}
+		this.#ems = true;
+		this.#clientRandom = ch.random;
+		this.#serverRandom = this.#random(32);
+		this.#transcript.push(accepted.message);
+		const extensions: Extension[] = [extendedMasterSecretExtension(), renegotiationInfoExtension(), ecPointFormatsExtension()];
+		if (ext.maxFragmentLength !== undefined) {
+			this.#setMaxFragment(maxFragmentLengthBytes(ext.maxFragmentLength));
+			extensions.push(maxFragmentLengthExtension(ext.maxFragmentLength));
+		}
+		const messages: Uint8Array[] = [];
+		const add = (type: number, body: Uint8Array): void => {
+			const m = encodeHandshakeMessage(type, this.#sendSeq++, body);
+			this.#transcript.push(m);
+			messages.push(m);
+		};
+		add(HandshakeType.serverHello, encodeServerHello({ serverVersion: DTLS_1_2, random: this.#serverRandom, sessionId: EMPTY, cipherSuite: SUITE, compressionMethod: COMPRESSION_NULL, extensions }));
+		add(HandshakeType.certificate, encodeCertificate(this.#o.identity.certificates));
+		this.#ecdhe = this.#crypto.ecGenerate();
+		const ske = { namedCurve: NAMED_CURVE_SECP256R1, publicKey: this.#ecdhe.publicKey, signatureAlgorithm: ECDSA_SHA256, signature: EMPTY };
+		ske.signature = this.#crypto.ecdsaSign(this.#o.identity.privateKey, serverKeyExchangeSignedData(this.#clientRandom, this.#serverRandom, ske));
+		add(HandshakeType.serverKeyExchange, encodeServerKeyExchange(ske));
+		add(HandshakeType.certificateRequest, encodeCertificateRequest({ certificateTypes: [CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN], signatureAlgorithms: [ECDSA_SHA256], certificateAuthorities: [] }));
+		add(HandshakeType.serverHelloDone, encodeServerHelloDone());
+		this.#newFlight(messages.map((payload) => ({ epoch: 0, type: CONTENT_HANDSHAKE, payload })));
+		this.#state = "wait-client-flight";
+	}
+
+	#serverOnClientFlight(type: number, bytes: Uint8Array, body: Uint8Array): void {
+		switch (type) {
+			case HandshakeType.certificate:
+				this.#peerChain = decodeCertificate(body);
+				if (this.#peerChain.length === 0) throw new DtlsAlertError("the pledge sent no certificate", AlertDescription.handshakeFailure, false);
+				this.#checkPeerChain();
+				break;
+			case HandshakeType.clientKeyExchange: {
+				if (this.#peerKey === undefined) throw new HandshakeError("ClientKeyExchange before Certificate", AlertDescription.unexpectedMessage);
+				const point = decodeClientKeyExchange(body);
+				this.#transcript.push(bytes);
+				let shared: Uint8Array;
+				try {
+					shared = this.#crypto.ecdh(this.#ecdhe!.privateKey, point);
+				} catch {
+					throw new HandshakeError("invalid ECDH public key", AlertDescription.illegalParameter);
+				}
+				this.#deriveKeys(shared);
+				return;
+			}
+			case HandshakeType.certificateVerify: {
+				if (this.#master === undefined) throw new HandshakeError("CertificateVerify before ClientKeyExchange", AlertDescription.unexpectedMessage);
+				const cv = decodeCertificateVerify(body);
+				if (cv.signatureAlgorithm !== ECDSA_SHA256 || !this.#crypto.ecdsaVerify(this.#peerKey!, concat(this.#transcript), cv.signature)) {
+					throw new DtlsAlertError("CertificateVerify signature does not verify", DECRYPT_ERROR, false);
+				}
+				break;
+			}
+			case HandshakeType.finished: {
+				if (this.#master === undefined || this.#records.readEpoch === 0) throw new HandshakeError("Finished before keys", AlertDescription.unexpectedMessage);
+				this.#checkFinished(body, "client finished");
+				this.#transcript.push(bytes);
+				const fin = this.#finishedMessage("server finished");
+				this.#switchWriteEpoch();
+				this.#newFlight([
+					{ epoch: 0, type: CONTENT_CHANGE_CIPHER_SPEC, payload: CCS_PAYLOAD },
+					{ epoch: 1, type: CONTENT_HANDSHAKE, payload: fin },
+				]);
+				// The last flight is only resent when the client repeats its own (RFC 6347 §4.2.4).
+				this.#retransmit.cancel();
+				return this.#connected();
+			}
+			default:
+				throw new HandshakeError(`unexpected message ${type} in the client's flight`, AlertDescription.unexpectedMessage);
+		}
+		this.#transcript.push(bytes);
+	}
+
+	/* ------------------------------------------------------------------ shared */
+
+	#checkPeerChain(): void {
+		const reason = this.#peerChain.length === 0 ? "no certificate" : this.#o.verifyPeer(this.#peerChain);
+		if (reason !== undefined) throw new DtlsAlertError(`peer certificate rejected: ${reason}`, BAD_CERTIFICATE, false);
+		this.#peerKey = leafPublicKey(this.#peerChain[0]!);
+		if (this.#peerKey === undefined) throw new DtlsAlertError("peer certificate has no P-256 key", BAD_CERTIFICATE, false);
+	}
+
+	/** RFC 7627 §4: master secret from the session hash (transcript through ClientKeyExchange). */
+	#deriveKeys(preMaster: Uint8Array): void {
+		const sessionHash = this.#crypto.sha256(concat(this.#transcript));
+		this.#master = extendedMasterSecret(this.#crypto, preMaster, sessionHash);
+		preMaster.fill(0);
+		const keys = keyMaterialCcm8(keyBlock(this.#crypto, this.#master, this.#serverRandom, this.#clientRandom, KEY_BLOCK_LENGTH_CCM8));
+		const client = new RecordProtection({ key: keys.clientWriteKey, salt: keys.clientWriteIv });
+		const server = new RecordProtection({ key: keys.serverWriteKey, salt: keys.serverWriteIv });
+		const [mine, theirs] = this.#o.role === "client" ? [client, server] : [server, client];
+		this.#pendingWrite = mine;
+		this.#pendingRead = theirs;
+	}
+
+	#switchWriteEpoch(): void {
+		this.#records.setWriteProtection(1, this.#pendingWrite!);
+		this.#pendingWrite = undefined;
+	}
+
+	#finishedMessage(label: "client finished" | "server finished"): Uint8Array {
+		const vd = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concat(this.#transcript)));
+		const m = encodeHandshakeMessage(HandshakeType.finished, this.#sendSeq++, encodeFinished(vd));
+		this.#transcript.push(m);
+		return m;
+	}
+
+	#checkFinished(body: Uint8Array, label: "client finished" | "server finished"): void {
+		const expected = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concat(this.#transcript)));
+		const got = decodeFinished(body);
+		let diff = got.length ^ expected.length;
+		for (let i = 0; i < expected.length; i++) diff |= expected[i]! ^ (got[i] ?? 0);
+		if (diff !== 0) throw new DtlsAlertError("Finished does not verify", DECRYPT_ERROR, false);
+	}
+
+	#setMaxFragment(bytes: number): void {
+		this.#maxFragment = bytes;
+		this.#records.maxRecordSize = bytes;
+		this.#fragmentBody = Math.min(this.#fragmentBody, bytes - 12);
+	}
+
+	#connected(): void {
+		this.#state = "connected";
+		this.#deadline.cancel();
+		if (this.#o.role === "client") {
+			this.#retransmit.cancel();
+			this.#flight = [];
+		}
+		this.#o.onConnected?.();
+	}
+
+	#newFlight(records: FlightRecord[]): void {
+		this.#flight = records;
+		this.#timeout = this.#o.retransmitInitialMs ?? 1000;
+		this.#sendFlight();
+		this.#retransmit.arm(this.#timeout);
+	}
+
+	/** Packs the flight's records (handshake messages fragmented to fit) into datagrams of at most the MTU. */
+	#sendFlight(): void {
+		const mtu = this.#o.mtu ?? DEFAULT_MTU;
+		let datagram: Uint8Array[] = [];
+		let size = 0;
+		const flush = (): void => {
+			if (datagram.length > 0) this.#o.send(concat(datagram));
+			datagram = [];
+			size = 0;
+		};
+		for (const r of this.#flight) {
+			const pieces = r.type === CONTENT_HANDSHAKE ? fragment(r.payload, this.#fragmentBody) : [r.payload];
+			for (const p of pieces) {
+				const record = this.#records.protectEpoch(r.epoch, r.type, p);
+				if (size + record.length > mtu) flush();
+				datagram.push(record);
+				size += record.length;
+			}
+		}
+		flush();
+	}
+
+	#onRetransmitTimer(): void {
+		if (this.#state === "closed" || this.#state === "connected" || this.#flight.length === 0) return;
+		this.#timeout = Math.min(this.#timeout * 2, this.#o.retransmitMaxMs ?? 60_000);
+		this.#sendFlight();
+		this.#retransmit.arm(this.#timeout);
+	}
+
+	#sendAlert(level: number, description: number): void {
+		try {
+			this.#o.send(this.#records.protect(CONTENT_ALERT, new Uint8Array([level, description])));
+		} catch {
+			/* the layer may be unusable (failed, exhausted): nothing more to say */
+		}
+	}
+
+	#fail(error: Error, alert: number | undefined): void {
+		if (this.#state === "closed") return;
+		if (alert !== undefined) this.#sendAlert(ALERT_FATAL, alert);
+		this.#end(error);
+	}
+
+	#end(error: Error | undefined): void {
+		this.#state = "closed";
+		this.#retransmit.cancel();
+		this.#deadline.cancel();
+		this.#flight = [];
+		this.#master?.fill(0);
+		this.#o.onClose?.(error);
+	}
+
+	#random(n: number): Uint8Array {
+		return this.#o.random(new Uint8Array(n));
+	}
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+	let n = 0;
+	for (const p of parts) n += p.length;
+	const out = new Uint8Array(n);
+	let o = 0;
+	for (const p of parts) {
+		out.set(p, o);
+		o += p.length;
+	}
+	return out;
+}
+
+
+/** The leaf's P-256 public point, or undefined for another kind of key. */
+function leafPublicKey(der: Uint8Array): Uint8Array | undefined {
+	try {
+		const c = parseCertificate(der);
+		return c.publicKey.algorithm === Oid.EC_PUBLIC_KEY && c.publicKey.curve === Oid.P256 && c.publicKey.bytes.length === 65 ? c.publicKey.bytes : undefined;
+	} catch {
+		return undefined;
+	}
+}
