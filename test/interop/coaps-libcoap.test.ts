@@ -1,0 +1,132 @@
+/*
+ * CoAPS (our CoAP over our DTLS 1.2) against libcoap 4.3.1's OpenSSL and GnuTLS builds in PKI mode,
+ * on ::1: our client → coap-server-{openssl,gnutls} (Block1 PUT, then GET and a block-wise GET),
+ * and coap-client-{openssl,gnutls} → our CoAPS server (GET, Block2 GET, Block1 POST). GnuTLS
+ * peers are restricted to TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8; our side offers nothing else anyway.
+ */
+
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createNodeHost } from "../../hosts/node/index.js";
+import { createNodeCrypto } from "../../hosts/node/crypto.js";
+import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
+import { openCoapsClient, CoapsServer } from "../../modules/dtls/coaps.js";
+import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";
+import type { DtlsIdentity } from "../../modules/dtls/connection.js";
+import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
+import { pemToDer } from "../../modules/util/base64.js";
+import { CoapRouter } from "../../modules/coap/router.js";
+import { Code, GET, PUT } from "../../modules/coap/constants.js";
+import { pkiUnavailable, testPki } from "../node-lib/pki.js";
+import { findBinary, gnutlsCcm8OnlyEnv, peersUnavailable, scratchFile } from "../node-lib/coap-peers.js";
+import { unavailable } from "../node-lib/unavailable.js";
+
+const LIBS = ["openssl", "gnutls"] as const;
+const BIG = randomBytes(5000);
+const why = peersUnavailable([...LIBS]) ?? pkiUnavailable();
+
+function identity(certFile: string, keyFile: string): DtlsIdentity {
+	return { certificates: pemToDer(readFileSync(certFile, "utf8"), "CERTIFICATE"), privateKey: parseEcPrivateKey(pemToDer(readFileSync(keyFile, "utf8"))[0]!) };
+}
+
+function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const s = createSocket({ type: "udp6", ipv6Only: true });
+		s.once("error", reject);
+		s.bind(0, "::1", () => {
+			const { port } = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+const children: ChildProcess[] = [];
+const env = (lib: string) => (lib === "gnutls" ? { ...process.env, ...gnutlsCcm8OnlyEnv() } : process.env);
+
+describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () => {
+	after(() => {
+		for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+	});
+
+	for (const lib of LIBS) {
+		it(`our CoAPS client → coap-server-${lib}: Block1 PUT of 5000 bytes, then a GET and a 64-byte-block GET`, async (t) => {
+			if (unavailable(t, why)) return;
+			const pki = testPki();
+			const port = await freePort();
+			const server = spawn(findBinary(`coap-server-${lib}`)!, ["-A", "::1", "-p", String(port), "-d", "16", "-v", "4", "-c", pki.serverCert, "-j", pki.serverKey, "-C", pki.caCert], { env: env(lib), stdio: "ignore" });
+			children.push(server);
+			await new Promise((r) => setTimeout(r, 400));
+			const host = createNodeHost({ logLevel: "error" });
+			const crypto = createNobleCrypto((b) => host.random(b));
+			const client = await openCoapsClient({
+				host,
+				crypto,
+				server: { address: "::1", port: port + 1, zone: "" },
+				identity: identity(pki.clientCert, pki.clientKey),
+				verifyPeer: anchoredVerifier({ anchors: pemToDer(readFileSync(pki.caCert, "utf8")), crypto, now: () => Date.now() }),
+				dtls: { maxFragmentLength: 1024, retransmitInitialMs: 300 },
+				coap: { blockSzx: 4 },
+			});
+			const put = await client.endpoint.request({ peer: { address: "::1", port: port + 1, zone: "" }, method: PUT, path: "big", payload: BIG, contentFormat: 42 });
+			assert.equal(put.code, Code.Created);
+			const banner = await client.endpoint.request({ peer: { address: "::1", port: port + 1, zone: "" }, method: GET, path: "" });
+			assert.equal(banner.code, Code.Content);
+			assert.match(new TextDecoder().decode(banner.payload), /libcoap/i);
+			const big = await client.endpoint.request({ peer: { address: "::1", port: port + 1, zone: "" }, method: GET, path: "big", blockSzx: 2 });
+			assert.equal(big.code, Code.Content);
+			assert.ok(Buffer.from(big.payload).equals(BIG), "5000 bytes back, byte for byte");
+			client.close();
+			server.kill("SIGTERM");
+		});
+
+		it(`coap-client-${lib} → our CoAPS server: GET, Block2 GET (64-byte blocks) and Block1 POST`, async (t) => {
+			if (unavailable(t, why)) return;
+			const pki = testPki();
+			const host = createNodeHost({ logLevel: "error" });
+			const crypto = createNodeCrypto();
+			let posted: Uint8Array | undefined;
+			const router = new CoapRouter()
+				.add("/hello", { get: () => ({ code: Code.Content, payload: new TextEncoder().encode("hello over DTLS") }) })
+				.add("/big", { get: () => ({ code: Code.Content, payload: BIG }) })
+				.add("/upload", { post: (req) => ((posted = req.payload), { code: Code.Changed, payload: new TextEncoder().encode(`got ${req.payload.length}`) }) });
+			const server = new CoapsServer({
+				crypto,
+				clock: host.clock,
+				random: (b) => host.random(b),
+				identity: identity(pki.serverCert, pki.serverKey),
+				verifyPeer: anchoredVerifier({ anchors: pemToDer(readFileSync(pki.caCert, "utf8")), crypto, now: () => Date.now() }),
+				handler: router.handler,
+			});
+			const socket = await CoapsServer.onUdp(host, server, { address: "::1" });
+			const run = async (args: string[]): Promise<{ body: Buffer | undefined; out: string }> => {
+				const out = scratchFile("coaps.out");
+				const child = spawn(findBinary(`coap-client-${lib}`)!, ["-B", "10", "-o", out, "-c", pki.clientCert, "-j", pki.clientKey, "-C", pki.caCert, ...args], { env: env(lib) });
+				children.push(child);
+				let log = "";
+				child.stdout!.on("data", (d: Buffer) => (log += d));
+				child.stderr!.on("data", (d: Buffer) => (log += d));
+				await new Promise((r) => child.once("close", r));
+				return { body: existsSync(out) ? readFileSync(out) : undefined, out: log };
+			};
+			const base = `coaps://[::1]:${socket.port}`;
+			const hello = await run([`${base}/hello`]);
+			assert.equal(hello.body?.toString(), "hello over DTLS", hello.out);
+			const big = await run(["-b", "64", `${base}/big`]);
+			assert.ok(big.body?.equals(BIG), `block-wise GET: ${big.out}`);
+			const file = scratchFile("upload.bin");
+			const upload = randomBytes(2500);
+			writeFileSync(file, upload);
+			const post = await run(["-m", "post", "-b", "256", "-f", file, `${base}/upload`]);
+			assert.equal(post.body?.toString(), "got 2500", post.out);
+			assert.ok(posted !== undefined && Buffer.from(posted).equals(upload));
+			assert.ok(server.dtls.stats().accepted >= 3);
+			server.close();
+			socket.close();
+		});
+	}
+});
+
