@@ -1,0 +1,104 @@
+/*
+ * Our DTLS client (the pledge) and our DTLS server (the Registrar) through our Join Proxy, in both
+ * modes, on the in-memory network: stateful (the server sees the proxy's per-pledge port) and
+ * stateless (the server's sessions ride on the Registrar's JPY endpoint, keyed by proxy and header).
+ * CoAPS GET and a block-wise GET of 3000 bytes end to end.
+ */
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ManualClock, MemoryNetwork, createXsHost } from "../hosts/xs/index.js";
+import type { Host } from "../hosts/host.js";
+import { createNobleCrypto } from "../modules/dtls/crypto-noble.js";
+import { createNodeCrypto } from "../hosts/node/crypto.js";
+import { CoapsServer, openCoapsClient } from "../modules/dtls/coaps.js";
+import { anchoredVerifier } from "../modules/dtls/peer-verifier.js";
+import { parseEcPrivateKey } from "../modules/x509/private-key.js";
+import { pemToDer } from "../modules/util/base64.js";
+import { CoapRouter } from "../modules/coap/router.js";
+import { Code } from "../modules/coap/constants.js";
+import { JoinProxy } from "../src/joinproxy/join-proxy.js";
+import { JpyEndpoint } from "../src/registrar/jpy-endpoint.js";
+import { until } from "./lib/drive.js";
+import { VECTORS_DIR } from "./node-lib/vectors.js";
+
+const pem = (name: string): Uint8Array => pemToDer(readFileSync(join(VECTORS_DIR, "cbrski", name), "utf8"))[0]!;
+const BIG = new Uint8Array(3000).map((_, i) => (i * 13) & 0xff);
+const REGISTRAR = "2001:db8::2";
+
+async function onboardThrough(mode: "stateful" | "stateless") {
+	const clock = new ManualClock();
+	const net = new MemoryNetwork({ clock });
+	const proxyHost = createXsHost({ network: net, name: "proxy", interfaces: [{ name: "wpan0", link: "mesh", addresses: ["fe80::1"] }, { name: "eth0", link: "lan", addresses: ["2001:db8::1"] }] });
+	const registrarHost = createXsHost({ network: net, name: "registrar", interfaces: [{ name: "eth0", link: "lan", addresses: [REGISTRAR] }] });
+	const pledgeHost: Host = createXsHost({ network: net, name: "pledge", interfaces: [{ name: "wpan0", link: "mesh", addresses: ["fe80::2"] }] });
+	const registrarCrypto = createNodeCrypto();
+	const pledgeCrypto = createNobleCrypto((b) => pledgeHost.random(b));
+	const peers: string[] = [];
+	const server = new CoapsServer({
+		crypto: registrarCrypto,
+		clock,
+		random: (b) => registrarHost.random(b),
+		identity: { certificates: [pem("cert-registrar.pem")], privateKey: parseEcPrivateKey(pem("key-registrar.pem")) },
+		verifyPeer: anchoredVerifier({ anchors: [pem("cert-masa_ca.pem")], crypto: registrarCrypto }),
+		handler: new CoapRouter()
+			.add("/hello", { get: (req) => (peers.push(`${req.peer.address}:${req.peer.port}`), { code: Code.Content, payload: new TextEncoder().encode("hello pledge") }) })
+			.add("/big", { get: () => ({ code: Code.Content, payload: BIG }) }).handler,
+	});
+	let close: () => void;
+	if (mode === "stateful") {
+		const socket = await CoapsServer.onUdp(registrarHost, server, { port: 5684 });
+		close = () => socket.close();
+	} else {
+		const jpy = await JpyEndpoint.open({
+			host: registrarHost,
+			port: 7634,
+			onSession: (session) => {
+				const from = { ...session.proxy, multicast: false };
+				return { datagram: (content) => server.receive(content, session.id, (d) => session.send(d), from) };
+			},
+		});
+		close = () => jpy.close();
+	}
+	const proxy = await until(clock, JoinProxy.start({ host: proxyHost, pledgeInterfaces: [{ name: "wpan0" }], registrars: [{ address: REGISTRAR, port: mode === "stateful" ? 5684 : 7634, mode }], answerDiscovery: false }));
+	const joinPort = { address: "fe80::1", port: 5684, zone: "wpan0" };
+	const client = await until(
+		clock,
+		openCoapsClient({
+			host: pledgeHost,
+			crypto: pledgeCrypto,
+			server: joinPort,
+			identity: { certificates: [pem("cert-pledge.pem")], privateKey: parseEcPrivateKey(pem("key-pledge.pem")) },
+			verifyPeer: anchoredVerifier({ anchors: [pem("cert-domain_ca.pem")], crypto: pledgeCrypto }),
+			dtls: { maxFragmentLength: 1024 },
+			coap: { blockSzx: 4 },
+		}),
+	);
+	const hello = await until(clock, client.endpoint.request({ peer: joinPort, path: "hello" }));
+	const big = await until(clock, client.endpoint.request({ peer: joinPort, path: "big", blockSzx: 2 }));
+	const stats = proxy.stats();
+	client.close();
+	proxy.close();
+	server.close();
+	close();
+	return { hello, big, stats, peers, serverStats: server.dtls.stats() };
+}
+
+describe("our DTLS pledge ↔ our Join Proxy ↔ our DTLS Registrar", () => {
+	for (const mode of ["stateful", "stateless"] as const) {
+		it(`${mode}: handshake with the draft certificates, CoAPS GET and a 3000-byte block-wise GET`, async () => {
+			const r = await onboardThrough(mode);
+			assert.equal(new TextDecoder().decode(r.hello.payload), "hello pledge");
+			assert.deepEqual(r.big.payload, BIG);
+			assert.equal(r.serverStats.helloVerifyRequests, 1);
+			assert.equal(r.serverStats.accepted, 1);
+			assert.equal(r.stats.mode, mode);
+			assert.ok(r.stats.toRegistrar.datagrams >= 10 && r.stats.toPledge.datagrams >= 10);
+			// The Registrar sees the proxy, never the pledge's link-local address.
+			assert.equal(r.peers.length, 1);
+			assert.ok(r.peers[0]!.startsWith("2001:db8::1:"), r.peers[0]);
+		});
+	}
+});
