@@ -53,7 +53,17 @@ import {
 } from "./handshake.js";
 import { extendedMasterSecret, KEY_BLOCK_LENGTH_CCM8, keyBlock, keyMaterialCcm8, verifyData } from "./prf.js";
 import { Oid, parseCertificate } from "../x509/certificate.js";
-import { CONTENT_ALERT, CONTENT_APPLICATION_DATA, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, RecordLayer, RecordProtection, type UnprotectedRecord } from "./record.js";
+import {
+	CONTENT_ALERT,
+	CONTENT_APPLICATION_DATA,
+	CONTENT_CHANGE_CIPHER_SPEC,
+	CONTENT_HANDSHAKE,
+	RecordLayer,
+	RecordLayerClosedError,
+	RecordProtection,
+	SequenceExhaustedError,
+	type UnprotectedRecord,
+} from "./record.js";
 
 /** Our certificate chain (DER, leaf first) and the leaf's P-256 private key. */
 export interface DtlsIdentity {
@@ -156,6 +166,8 @@ export class DtlsConnection {
 	#pendingWrite: RecordProtection | undefined;
 	#pendingRead: RecordProtection | undefined;
 	#maxFragment = 0;
+	/** message_seq of the first message of the peer flight our current flight waits for. */
+	#awaitingFrom = 0;
 	/** Client: one HelloVerifyRequest is answered; a second one is unexpected. */
 	#cookieReceived = false;
 	#ems = false;
@@ -226,6 +238,7 @@ export class DtlsConnection {
 		} catch (e) {
 			if (e instanceof HandshakeError) return this.#fail(new DtlsAlertError(e.message, e.alert, false), e.alert);
 			if (e instanceof DtlsAlertError) return this.#fail(e, e.received ? undefined : e.alert);
+			if (e instanceof RecordLayerClosedError || e instanceof SequenceExhaustedError) return this.#fail(e, undefined);
 			throw e;
 		}
 		if (this.#records.failed) this.#fail(new DtlsAlertError("too many records failed authentication", DECRYPT_ERROR, false), undefined);
@@ -260,10 +273,11 @@ export class DtlsConnection {
 	#onHandshakeRecord(payload: Uint8Array): void {
 		let retransmission = false;
 		for (const f of readFragments(payload)) {
-			const outcome = this.#reassembler.add(f);
-			if (outcome === "retransmission") retransmission = true;
+			// Only a repeat of the flight our current one answers means ours was lost (RFC 6347 §4.2.4);
+			// a repeat of the flight we are still waiting for must not trigger ours, or both sides echo
+			// each other's retransmissions for ever.
+			if (this.#reassembler.add(f) === "retransmission" && f.messageSeq < this.#awaitingFrom) retransmission = true;
 		}
-		// The peer resends its last flight: ours was lost, so send it again (RFC 6347 §4.2.4).
 		if (retransmission && this.#flight.length > 0 && this.#state !== "start") this.#sendFlight();
 		for (let m = this.#reassembler.pop(); m !== undefined; m = this.#reassembler.pop()) this.#onMessage(m);
 	}
@@ -554,6 +568,7 @@ export class DtlsConnection {
 
 	#newFlight(records: FlightRecord[]): void {
 		this.#flight = records;
+		this.#awaitingFrom = this.#reassembler.nextSeq;
 		this.#timeout = this.#o.retransmitInitialMs ?? 1000;
 		this.#sendFlight();
 		this.#retransmit.arm(this.#timeout);
@@ -584,7 +599,12 @@ export class DtlsConnection {
 	#onRetransmitTimer(): void {
 		if (this.#state === "closed" || this.#state === "connected" || this.#flight.length === 0) return;
 		this.#timeout = Math.min(this.#timeout * 2, this.#o.retransmitMaxMs ?? 60_000);
-		this.#sendFlight();
+		try {
+			this.#sendFlight();
+		} catch (e) {
+			if (e instanceof RecordLayerClosedError || e instanceof SequenceExhaustedError) return this.#fail(e, undefined);
+			throw e;
+		}
 		this.#retransmit.arm(this.#timeout);
 	}
 

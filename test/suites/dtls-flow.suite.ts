@@ -25,7 +25,7 @@ interface Outcome {
 }
 
 /** A pledge (IDevID from the draft) and a Registrar (draft certificates) over the memory network. */
-async function handshake(options: { filter?: (d: InFlight) => boolean; clientAnchor?: string; client?: Partial<DtlsConnectionOptions>; afterConnect?: (c: DtlsConnection) => void; seed?: number } = {}) {
+async function handshake(options: { filter?: (d: InFlight) => boolean; clientAnchor?: string; clientNow?: number; serverKey?: string; client?: Partial<DtlsConnectionOptions>; afterConnect?: (c: DtlsConnection) => void; seed?: number } = {}) {
 	const clock = new ManualClock();
 	const trace: InFlight[] = [];
 	const net = new MemoryNetwork({ clock, filter: (d) => (trace.push(d), options.filter === undefined ? true : options.filter(d)) });
@@ -38,7 +38,8 @@ async function handshake(options: { filter?: (d: InFlight) => boolean; clientAnc
 		crypto: registrarCrypto,
 		clock,
 		random: (b) => registrarHost.random(b),
-		identity: { certificates: [pem("cert-registrar.pem")], privateKey: parseEcPrivateKey(pem("key-registrar.pem")) },
+		identity: { certificates: [pem("cert-registrar.pem")], privateKey: parseEcPrivateKey(pem(options.serverKey ?? "key-registrar.pem")) },
+		handshakeTimeoutMs: 30_000,
 		verifyPeer: anchoredVerifier({ anchors: [pem("cert-masa_ca.pem")], crypto: registrarCrypto }),
 		onAccept: () => {},
 		onConnected: () => (out.serverConnected = true),
@@ -64,7 +65,8 @@ async function handshake(options: { filter?: (d: InFlight) => boolean; clientAnc
 		random: (b) => pledgeHost.random(b),
 		send: (d) => clientSocket.send(d, { address: "fe80::1", port: 5684, zone: "wpan0" }),
 		identity: { certificates: [pem("cert-pledge.pem")], privateKey: parseEcPrivateKey(pem("key-pledge.pem")) },
-		verifyPeer: anchoredVerifier({ anchors: [pem(options.clientAnchor ?? "cert-domain_ca.pem")], crypto: pledgeCrypto }),
+		verifyPeer: anchoredVerifier({ anchors: [pem(options.clientAnchor ?? "cert-domain_ca.pem")], crypto: pledgeCrypto, ...(options.clientNow !== undefined ? { now: () => options.clientNow! } : {}) }),
+		handshakeTimeoutMs: 30_000,
 		onConnected: () => {
 			out.clientConnected = true;
 			options.afterConnect?.(client!);
@@ -118,6 +120,51 @@ export default suite("dtls handshake flow", (test) => {
 		equal(h.out.clientConnected, false);
 		ok(h.out.clientError instanceof DtlsAlertError && h.out.clientError.alert === 42, `client: ${h.out.clientError?.message}`);
 		ok(h.out.serverError instanceof DtlsAlertError && (h.out.serverError as DtlsAlertError).received, `server: ${h.out.serverError?.message}`);
+		h.close();
+	});
+
+	test("an expired Registrar certificate is refused when the pledge has a clock", async () => {
+		const h = await handshake({ clientNow: Date.UTC(2026, 5, 1) });
+		equal(h.out.clientConnected, false);
+		ok(h.out.clientError instanceof DtlsAlertError && h.out.clientError.alert === 42 && /expired/.test(h.out.clientError.message), `client: ${h.out.clientError?.message}`);
+		h.close();
+	});
+
+	test("a ServerKeyExchange signed with another key (bad signature): decrypt_error", async () => {
+		const h = await handshake({ serverKey: "key-pledge.pem" });
+		equal(h.out.clientConnected, false);
+		ok(h.out.clientError instanceof DtlsAlertError && h.out.clientError.alert === 51, `client: ${h.out.clientError?.message}`);
+		h.close();
+	});
+
+	test("cookie mismatch: a ClientHello with a forged cookie creates no association", async () => {
+		// Flip a cookie byte in the HelloVerifyRequest on its way to the pledge.
+		const h = await handshake({
+			filter: (d) => {
+				const b = d.data;
+				if (d.from.port === 5684 && b.length > 27 && b[0] === 22 && b[13] === 3) b[b.length - 1] = b[b.length - 1]! ^ 0xff;
+				return true;
+			},
+		});
+		equal(h.out.serverConnected, false);
+		equal(h.server.stats().accepted, 0);
+		ok(h.server.stats().badCookies >= 1, "the forged cookie was noticed");
+		ok(h.out.clientError !== undefined, "the pledge gave up with an error");
+		h.close();
+	});
+
+	test("tampered records after ChangeCipherSpec are dropped: no association, a clear timeout, no crash", async () => {
+		const h = await handshake({
+			filter: (d) => {
+				// Every encrypted handshake record from the pledge (its Finished): flip its last byte (the tag).
+				if (d.to.port === 5684) for (const rec of parseDatagram(d.data).records) if (rec.type === 22 && rec.epoch === 1) d.data[rec.offset + rec.length - 1] = d.data[rec.offset + rec.length - 1]! ^ 1;
+				return true;
+			},
+		});
+		equal(h.out.clientConnected, false);
+		equal(h.out.serverConnected, false);
+		ok(h.out.clientError?.name === "DtlsTimeoutError", `client: ${h.out.clientError?.name} ${h.out.clientError?.message}`);
+		ok(h.trace.length < 40, `retransmissions stay bounded, no echo storm (${h.trace.length} datagrams)`);
 		h.close();
 	});
 });
