@@ -229,12 +229,10 @@ export class DtlsConnection {
 	/** Every datagram from the peer goes here. */
 	receive(datagram: Uint8Array): void {
 		if (this.#state === "closed") return;
-		const records = this.#records.unprotect(datagram);
 		try {
-			for (const r of records) {
-				if ((this.#state as State) === "closed") return; // a record may have closed it
-				this.#onRecord(r);
-			}
+			this.#records.unprotectEach(datagram, (r) => {
+				if ((this.#state as State) !== "closed") this.#onRecord(r); // an earlier record may have closed it
+			});
 		} catch (e) {
 			if (e instanceof HandshakeError) return this.#fail(new DtlsAlertError(e.message, e.alert, false), e.alert);
 			if (e instanceof DtlsAlertError) return this.#fail(e, e.received ? undefined : e.alert);

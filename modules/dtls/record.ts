@@ -499,19 +499,30 @@ export class RecordLayer {
 	 */
 	unprotect(datagram: Uint8Array): UnprotectedRecord[] {
 		const out: UnprotectedRecord[] = [];
+		this.unprotectEach(datagram, (r) => out.push(r));
+		return out;
+	}
+
+	/**
+	 * Like unprotect(), but hands each record to `onRecord` before it looks at the next one, so a
+	 * ChangeCipherSpec can install the next read epoch in time for the Finished record that follows
+	 * it in the same datagram (the usual way the last flight travels).
+	 */
+	unprotectEach(datagram: Uint8Array, onRecord: (record: UnprotectedRecord) => void): void {
 		if (this.failed) {
 			this.#dropped.closed++;
-			return out;
+			return;
 		}
 		const parsed = parseDatagram(datagram);
 		if (parsed.invalid !== undefined) this.#dropped.malformed++;
 		for (const view of parsed.records) {
 			const record = this.#unprotectOne(datagram, view);
-			if (record !== undefined) out.push(record);
+			if (record !== undefined) {
+				this.#received++;
+				onRecord(record);
+			}
 			if (this.failed) break;
 		}
-		this.#received += out.length;
-		return out;
 	}
 
 	/** Counters since construction (a snapshot). */

@@ -72,7 +72,7 @@ try {
 const ROUND_TRIPS = 10_000;
 const worker = await startXsWorker();
 try {
-	await worker.evaluate(await buildXsBundle(fileURLToPath(new URL("./xs-entry.ts", import.meta.url)), { fixtures: false }));
+	await worker.evaluate(await buildXsBundle(fileURLToPath(new URL("./xs-entry.ts", import.meta.url))));
 	// Grow the heap first (XS keeps it), so that no collection runs inside a measured crank.
 	await worker.evaluate("{ let a = []; for (let i = 0; i < 2000000; i++) a.push({}); a = null; } gc();");
 	for (const mode of ["stateful", "stateless"] as const) {
@@ -92,6 +92,13 @@ try {
 		results[`relay.xs.${mode}.reservedBytesGrowth`] = grew;
 		say(`xs relay ${mode}: ${results[`relay.xs.${mode}.computePerDatagram`]} compute and ${results[`relay.xs.${mode}.allocatePerDatagram`]} slots allocated per datagram (heap reservation grew ${grew} B over ${datagrams} datagrams)`);
 	}
+	// DTLS: one warm-up handshake, then a measured one with both ends, then the pledge's side alone.
+	await worker.evaluate("__bench.handshake()");
+	const both = await worker.evaluate("__bench.handshake()");
+	const clientOnly = await worker.evaluate("__bench.clientOnly()");
+	results["dtls.xs.computePerHandshake"] = clientOnly.compute;
+	results["dtls.xs.computePerHandshakeBothEnds"] = both.compute;
+	say(`xs dtls: a full handshake costs ${clientOnly.compute} compute on the pledge side (${both.compute} with the Registrar side too)`);
 	results["relay.xs.allocatePerDatagram"] = Math.max(results["relay.xs.stateful.allocatePerDatagram"] as number, results["relay.xs.stateless.allocatePerDatagram"] as number);
 	results["relay.xs.computePerDatagram"] = Math.max(results["relay.xs.stateful.computePerDatagram"] as number, results["relay.xs.stateless.computePerDatagram"] as number);
 } finally {
