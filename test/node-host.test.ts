@@ -31,6 +31,20 @@ describe("node host", () => {
 		assert.throws(() => b.send(new Uint8Array(1), { address: "::1", port: 9, zone: "" }), /closed/);
 	});
 
+	it("a datagram sent just before close() still leaves", async () => {
+		const host = createNodeHost();
+		let got = "";
+		let arrived: () => void = () => {};
+		const wait = new Promise<void>((r) => (arrived = r));
+		const a = await host.udp.bind({ address: "::1", onDatagram: (d) => ((got = new TextDecoder().decode(d)), arrived()) });
+		const b = await host.udp.bind({ address: "::1", onDatagram: () => {} });
+		b.send(new TextEncoder().encode("last words"), { address: "::1", port: a.port, zone: "" });
+		b.close();
+		await wait;
+		assert.equal(got, "last words");
+		a.close();
+	});
+
 	it("bind rejects a port in use with an Error", async () => {
 		const host = createNodeHost();
 		const a = await host.udp.bind({ address: "::1", onDatagram: () => {} });

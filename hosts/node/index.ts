@@ -36,6 +36,8 @@ class NodeUdpSocket implements UdpSocket {
 	readonly #socket: dgram.Socket;
 	readonly #zone: string;
 	#closed = false;
+	/** Sends not yet handed to the kernel: dgram's send is asynchronous, and close() would drop them. */
+	#pending = 0;
 
 	constructor(socket: dgram.Socket, zone: string) {
 		this.#socket = socket;
@@ -48,7 +50,10 @@ class NodeUdpSocket implements UdpSocket {
 
 	send(data: Uint8Array, to: Readonly<UdpPeer>, length = data.length): void {
 		if (this.#closed) throw new Error("send on a closed socket");
-		this.#socket.send(data, 0, length, to.port, withZone(to.address, to.zone || this.#zone));
+		this.#pending++;
+		this.#socket.send(data, 0, length, to.port, withZone(to.address, to.zone || this.#zone), () => {
+			if (--this.#pending === 0 && this.#closed) this.#socket.close();
+		});
 	}
 
 	joinMulticast(group: string, zone?: string): void {
@@ -62,10 +67,15 @@ class NodeUdpSocket implements UdpSocket {
 		this.#socket.dropMembership(group, z === "" ? undefined : `::%${z}`);
 	}
 
+	get closed(): boolean {
+		return this.#closed;
+	}
+
+	/** Idempotent; what was sent before (a close_notify, say) still leaves. */
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
-		this.#socket.close();
+		if (this.#pending === 0) this.#socket.close();
 	}
 }
 
@@ -77,7 +87,9 @@ export const nodeUdp: Udp = {
 			const address = options.address ?? "::";
 			const multicast = isMulticast(address);
 			const arrival: UdpArrival = { address: "", port: 0, zone: "", multicast };
+			let wrapper: NodeUdpSocket | undefined;
 			socket.on("message", (msg, rinfo) => {
+				if (wrapper?.closed) return; // closing: waiting only for our last sends to leave
 				const [addr, scope] = splitZone(rinfo.address);
 				arrival.address = addr;
 				arrival.port = rinfo.port;
@@ -98,7 +110,8 @@ export const nodeUdp: Udp = {
 						/* not every interface can send multicast; unicast still works */
 					}
 				}
-				resolve(new NodeUdpSocket(socket, zone));
+				wrapper = new NodeUdpSocket(socket, zone);
+				resolve(wrapper);
 			});
 		});
 	},

@@ -8,6 +8,8 @@
  *   relay.node.*Ratio                    round trips/s through our proxy ÷ a bare dgram forwarder,
  *                                        same namespace path, same run
  *   relay.xs.*PerDatagram                XS (xsnap) compute and heap slots allocated per relayed datagram
+ *   dtls.serverHandshakeRatioVsOpenssl   full handshakes/s of our server ÷ openssl s_server's, same client load
+ *   dtls.xs.computePerHandshake          XS compute of one full handshake on the pledge (client) side
  *   fuzz.jpy.*                           with --fuzz: 10^6 random/mutated JPY messages and headers
  */
 
@@ -61,6 +63,20 @@ try {
 	results["relay.node.statefulRatio"] = null;
 	results["relay.node.statelessRatio"] = null;
 	say(`node relay: not measured (${String((e as Error).message).split("\n")[0]})`);
+}
+
+/* DTLS: full handshakes per second, our server against openssl s_server, one client load. */
+try {
+	const out = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./dtls-load.ts", import.meta.url))], { encoding: "utf8", timeout: 120_000 });
+	if (out.status !== 0) throw new Error(out.stderr);
+	const r = JSON.parse(out.stdout.trim().split("\n").pop()!) as { oursHandshakesPerSecond: number; opensslHandshakesPerSecond: number; ratio: number | null };
+	results["dtls.serverHandshakeRatioVsOpenssl"] = r.ratio === null ? null : Number(r.ratio.toFixed(3));
+	results["dtls.serverHandshakesPerSecond"] = r.oursHandshakesPerSecond;
+	results["dtls.opensslHandshakesPerSecond"] = r.opensslHandshakesPerSecond;
+	say(`dtls server: ${r.oursHandshakesPerSecond} handshakes/s against openssl s_server's ${r.opensslHandshakesPerSecond} (×${results["dtls.serverHandshakeRatioVsOpenssl"]})`);
+} catch (e) {
+	results["dtls.serverHandshakeRatioVsOpenssl"] = null;
+	say(`dtls server: not measured (${String((e as Error).message).split("\n")[0]})`);
 }
 
 /*
