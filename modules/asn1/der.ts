@@ -15,6 +15,7 @@
  */
 
 import { utf8Encode } from "../util/utf8.js";
+import { concatBytes } from "../util/hex.js";
 
 /** Anything that is not well-formed DER, or not the element the caller expected. */
 export class DerError extends Error {
@@ -550,17 +551,7 @@ export function identifier(tagClass: number, tagNumber: number, constructed: boo
 	return (tagClass << 6) | (constructed ? 0x20 : 0) | tagNumber;
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-	let n = 0;
-	for (const p of parts) n += p.length;
-	const out = new Uint8Array(n);
-	let o = 0;
-	for (const p of parts) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
-}
+export { concatBytes };
 
 export function derSequence(...items: Uint8Array[]): Uint8Array {
 	return derTlv(0x30, concatBytes(items));

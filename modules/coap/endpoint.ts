@@ -25,6 +25,7 @@ import {
 	isCritical,
 } from "./constants.js";
 import { CoapClosedError, CoapParseError, CoapResetError, CoapTimeoutError } from "./errors.js";
+import { concatBytes } from "../util/hex.js";
 import { utf8Encode } from "../util/utf8.js";
 import { decode, encode, findOption, option, setOption, stringOptions, uintOptionValue, type CoapMessage, type CoapOption } from "./message.js";
 
@@ -398,7 +399,7 @@ export class CoapEndpoint {
 				return { code: Code.Continue, options: [option(Opt.Block1, encodeBlock(ack))] };
 			}
 			this.#assemblies.delete(stateKey);
-			payload = concat(asm.parts, asm.length);
+			payload = concatBytes(asm.parts);
 			block1Reply = { num: block1.num, more: false, szx: block1.szx };
 		}
 		const wantSzx = block2 === undefined ? this.#szx : Math.min(block2.szx, this.#szx);
@@ -550,7 +551,7 @@ export class CoapEndpoint {
 			parts.push(res.payload);
 			block = next;
 		}
-		return { code: first.code, options: first.options, payload: concat(parts, length), peer: first.peer };
+		return { code: first.code, options: first.options, payload: concatBytes(parts), peer: first.peer };
 	}
 
 	#requestOptions(req: RequestOptions): CoapOption[] {
@@ -780,14 +781,4 @@ function withOption(res: CoapResponse, number: number, value: Uint8Array): CoapR
 	const options = (res.options ?? []).slice();
 	setOption(options, number, value);
 	return { ...res, options };
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-	const out = new Uint8Array(length);
-	let o = 0;
-	for (const p of parts) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
 }

@@ -64,6 +64,7 @@ import {
 	SequenceExhaustedError,
 	type UnprotectedRecord,
 } from "./record.js";
+import { concatBytes } from "../util/hex.js";
 
 /** Our certificate chain (DER, leaf first) and the leaf's P-256 private key. */
 export interface DtlsIdentity {
@@ -399,7 +400,7 @@ export class DtlsConnection {
 		const cke = encodeHandshakeMessage(HandshakeType.clientKeyExchange, this.#sendSeq++, encodeClientKeyExchange(this.#ecdhe.publicKey));
 		this.#transcript.push(cke);
 		this.#deriveKeys(this.#crypto.ecdh(this.#ecdhe.privateKey, this.#peerEcdhe));
-		const signature = this.#crypto.ecdsaSign(this.#o.identity.privateKey, concat(this.#transcript));
+		const signature = this.#crypto.ecdsaSign(this.#o.identity.privateKey, concatBytes(this.#transcript));
 		const cv = encodeHandshakeMessage(HandshakeType.certificateVerify, this.#sendSeq++, encodeCertificateVerify({ signatureAlgorithm: ECDSA_SHA256, signature }));
 		this.#transcript.push(cv);
 		const fin = this.#finishedMessage("client finished");
@@ -481,7 +482,7 @@ export class DtlsConnection {
 			case HandshakeType.certificateVerify: {
 				if (this.#master === undefined) throw new HandshakeError("CertificateVerify before ClientKeyExchange", AlertDescription.unexpectedMessage);
 				const cv = decodeCertificateVerify(body);
-				if (cv.signatureAlgorithm !== ECDSA_SHA256 || !this.#crypto.ecdsaVerify(this.#peerKey!, concat(this.#transcript), cv.signature)) {
+				if (cv.signatureAlgorithm !== ECDSA_SHA256 || !this.#crypto.ecdsaVerify(this.#peerKey!, concatBytes(this.#transcript), cv.signature)) {
 					throw new DtlsAlertError("CertificateVerify signature does not verify", DECRYPT_ERROR, false);
 				}
 				break;
@@ -517,7 +518,7 @@ export class DtlsConnection {
 
 	/** RFC 7627 §4: master secret from the session hash (transcript through ClientKeyExchange). */
 	#deriveKeys(preMaster: Uint8Array): void {
-		const sessionHash = this.#crypto.sha256(concat(this.#transcript));
+		const sessionHash = this.#crypto.sha256(concatBytes(this.#transcript));
 		this.#master = extendedMasterSecret(this.#crypto, preMaster, sessionHash);
 		preMaster.fill(0);
 		const keys = keyMaterialCcm8(keyBlock(this.#crypto, this.#master, this.#serverRandom, this.#clientRandom, KEY_BLOCK_LENGTH_CCM8));
@@ -534,14 +535,14 @@ export class DtlsConnection {
 	}
 
 	#finishedMessage(label: "client finished" | "server finished"): Uint8Array {
-		const vd = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concat(this.#transcript)));
+		const vd = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concatBytes(this.#transcript)));
 		const m = encodeHandshakeMessage(HandshakeType.finished, this.#sendSeq++, encodeFinished(vd));
 		this.#transcript.push(m);
 		return m;
 	}
 
 	#checkFinished(body: Uint8Array, label: "client finished" | "server finished"): void {
-		const expected = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concat(this.#transcript)));
+		const expected = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concatBytes(this.#transcript)));
 		const got = decodeFinished(body);
 		let diff = got.length ^ expected.length;
 		for (let i = 0; i < expected.length; i++) diff |= expected[i]! ^ (got[i] ?? 0);
@@ -578,7 +579,7 @@ export class DtlsConnection {
 		let datagram: Uint8Array[] = [];
 		let size = 0;
 		const flush = (): void => {
-			if (datagram.length > 0) this.#o.send(concat(datagram));
+			if (datagram.length > 0) this.#o.send(concatBytes(datagram));
 			datagram = [];
 			size = 0;
 		};
@@ -633,19 +634,6 @@ export class DtlsConnection {
 		return this.#o.random(new Uint8Array(n));
 	}
 }
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-	let n = 0;
-	for (const p of parts) n += p.length;
-	const out = new Uint8Array(n);
-	let o = 0;
-	for (const p of parts) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
-}
-
 
 /** The leaf's P-256 public point, or undefined for another kind of key. */
 function leafPublicKey(der: Uint8Array): Uint8Array | undefined {

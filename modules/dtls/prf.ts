@@ -7,6 +7,7 @@
  */
 
 import type { CryptoProvider } from "./crypto.js";
+import { concatBytes } from "../util/hex.js";
 
 /** RFC 5246 §8.1: "the master secret is always exactly 48 bytes in length". */
 export const MASTER_SECRET_LENGTH = 48;
@@ -46,18 +47,6 @@ function ascii(label: string): Uint8Array {
 	return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-	let n = 0;
-	for (const p of parts) n += p.length;
-	const out = new Uint8Array(n);
-	let o = 0;
-	for (const p of parts) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
-}
-
 function expectLength(what: string, value: Uint8Array, length: number): void {
 	if (value.length !== length) throw new RangeError(`${what} must be ${length} bytes, got ${value.length}`);
 }
@@ -69,12 +58,12 @@ function expectLength(what: string, value: Uint8Array, length: number): void {
  */
 export function prf(crypto: CryptoProvider, secret: Uint8Array, label: string, seed: Uint8Array, length: number): Uint8Array {
 	if (!Number.isInteger(length) || length < 0) throw new RangeError("PRF length must be a non-negative integer");
-	const labelSeed = concat(ascii(label), seed);
+	const labelSeed = concatBytes([ascii(label), seed]);
 	const out = new Uint8Array(length);
 	let a = labelSeed;
 	for (let pos = 0; pos < length; ) {
 		a = crypto.hmacSha256(secret, a);
-		const block = crypto.hmacSha256(secret, concat(a, labelSeed));
+		const block = crypto.hmacSha256(secret, concatBytes([a, labelSeed]));
 		const n = Math.min(block.length, length - pos);
 		out.set(n === block.length ? block : block.subarray(0, n), pos);
 		pos += n;
@@ -86,7 +75,7 @@ export function prf(crypto: CryptoProvider, secret: Uint8Array, label: string, s
 export function masterSecret(crypto: CryptoProvider, preMaster: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array): Uint8Array {
 	expectLength("client random", clientRandom, RANDOM_LENGTH);
 	expectLength("server random", serverRandom, RANDOM_LENGTH);
-	return prf(crypto, preMaster, "master secret", concat(clientRandom, serverRandom), MASTER_SECRET_LENGTH);
+	return prf(crypto, preMaster, "master secret", concatBytes([clientRandom, serverRandom]), MASTER_SECRET_LENGTH);
 }
 
 /**
@@ -106,7 +95,7 @@ export function keyBlock(crypto: CryptoProvider, master: Uint8Array, serverRando
 	expectLength("master secret", master, MASTER_SECRET_LENGTH);
 	expectLength("server random", serverRandom, RANDOM_LENGTH);
 	expectLength("client random", clientRandom, RANDOM_LENGTH);
-	return prf(crypto, master, "key expansion", concat(serverRandom, clientRandom), length);
+	return prf(crypto, master, "key expansion", concatBytes([serverRandom, clientRandom]), length);
 }
 
 /**

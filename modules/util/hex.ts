@@ -1,4 +1,4 @@
-/* Hex text <-> bytes, for vectors, logs and configuration (no Buffer on XS). */
+/* Byte helpers: hex text <-> bytes (vectors, logs, configuration; no Buffer on XS), equality, concatenation. */
 
 const DIGITS = "0123456789abcdef";
 
@@ -21,4 +21,16 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 	if (a.length !== b.length) return false;
 	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
 	return true;
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+	let n = 0;
+	for (const p of parts) n += p.length;
+	const out = new Uint8Array(n);
+	let o = 0;
+	for (const p of parts) {
+		out.set(p, o);
+		o += p.length;
+	}
+	return out;
 }

@@ -8,7 +8,6 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createNodeHost } from "../../hosts/node/index.js";
@@ -16,33 +15,17 @@ import { createNodeCrypto } from "../../hosts/node/crypto.js";
 import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
 import { openCoapsClient, CoapsServer } from "../../modules/dtls/coaps.js";
 import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";
-import type { DtlsIdentity } from "../../modules/dtls/connection.js";
-import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { CoapRouter } from "../../modules/coap/router.js";
 import { Code, GET, PUT } from "../../modules/coap/constants.js";
 import { pkiUnavailable, testPki } from "../node-lib/pki.js";
 import { findBinary, gnutlsCcm8OnlyEnv, peersUnavailable, scratchFile } from "../node-lib/coap-peers.js";
 import { unavailable } from "../node-lib/unavailable.js";
+import { freeUdpPort, pemIdentity } from "../node-lib/local.js";
 
 const LIBS = ["openssl", "gnutls"] as const;
 const BIG = randomBytes(5000);
 const why = peersUnavailable([...LIBS]) ?? pkiUnavailable();
-
-function identity(certFile: string, keyFile: string): DtlsIdentity {
-	return { certificates: pemToDer(readFileSync(certFile, "utf8"), "CERTIFICATE"), privateKey: parseEcPrivateKey(pemToDer(readFileSync(keyFile, "utf8"))[0]!) };
-}
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = createSocket({ type: "udp6", ipv6Only: true });
-		s.once("error", reject);
-		s.bind(0, "::1", () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
 
 const children: ChildProcess[] = [];
 const env = (lib: string) => (lib === "gnutls" ? { ...process.env, ...gnutlsCcm8OnlyEnv() } : process.env);
@@ -56,7 +39,7 @@ describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () 
 		it(`our CoAPS client → coap-server-${lib}: Block1 PUT of 5000 bytes, then a GET and a 64-byte-block GET`, async (t) => {
 			if (unavailable(t, why)) return;
 			const pki = testPki();
-			const port = await freePort();
+			const port = await freeUdpPort();
 			const server = spawn(findBinary(`coap-server-${lib}`)!, ["-A", "::1", "-p", String(port), "-d", "16", "-v", "4", "-c", pki.serverCert, "-j", pki.serverKey, "-C", pki.caCert], { env: env(lib), stdio: "ignore" });
 			children.push(server);
 			await new Promise((r) => setTimeout(r, 400));
@@ -66,7 +49,7 @@ describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () 
 				host,
 				crypto,
 				server: { address: "::1", port: port + 1, zone: "" },
-				identity: identity(pki.clientCert, pki.clientKey),
+				identity: pemIdentity(pki.clientCert, pki.clientKey),
 				verifyPeer: anchoredVerifier({ anchors: pemToDer(readFileSync(pki.caCert, "utf8")), crypto, now: () => Date.now() }),
 				dtls: { maxFragmentLength: 1024, retransmitInitialMs: 300 },
 				coap: { blockSzx: 4 },
@@ -97,7 +80,7 @@ describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () 
 				crypto,
 				clock: host.clock,
 				random: (b) => host.random(b),
-				identity: identity(pki.serverCert, pki.serverKey),
+				identity: pemIdentity(pki.serverCert, pki.serverKey),
 				verifyPeer: anchoredVerifier({ anchors: pemToDer(readFileSync(pki.caCert, "utf8")), crypto, now: () => Date.now() }),
 				handler: router.handler,
 			});

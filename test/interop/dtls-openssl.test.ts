@@ -8,38 +8,22 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { createNodeHost } from "../../hosts/node/index.js";
 import { createNodeCrypto } from "../../hosts/node/crypto.js";
 import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
-import { DtlsConnection, type DtlsIdentity } from "../../modules/dtls/connection.js";
+import { DtlsConnection } from "../../modules/dtls/connection.js";
 import { DtlsServer } from "../../modules/dtls/server.js";
 import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";
-import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { pkiUnavailable, testPki } from "../node-lib/pki.js";
 import { findBinary } from "../node-lib/coap-peers.js";
 import { unavailable } from "../node-lib/unavailable.js";
 import { SeededRandom } from "../../hosts/xs/seeded-random.js";
+import { freeUdpPort, pemIdentity } from "../node-lib/local.js";
 
 const CIPHER = "ECDHE-ECDSA-AES128-CCM8";
 const why = findBinary("openssl") === undefined ? "openssl not found (Debian package openssl)" : pkiUnavailable();
-
-function identity(certFile: string, keyFile: string): DtlsIdentity {
-	return { certificates: pemToDer(readFileSync(certFile, "utf8"), "CERTIFICATE"), privateKey: parseEcPrivateKey(pemToDer(readFileSync(keyFile, "utf8"))[0]!) };
-}
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = createSocket({ type: "udp6", ipv6Only: true });
-		s.once("error", reject);
-		s.bind(0, "::1", () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
 
 const children: ChildProcess[] = [];
 function openssl(args: string[]): { child: ChildProcess; out: () => string } {
@@ -80,7 +64,7 @@ describe("DTLS 1.2 interop with OpenSSL 3.0 (ECDHE-ECDSA-AES128-CCM8, certificat
 		const pass = lossy(loss, 11);
 		if (unavailable(t, why)) return;
 		const pki = testPki();
-		const port = await freePort();
+		const port = await freeUdpPort();
 		const server = openssl(["s_server", "-dtls1_2", "-6", "-accept", String(port), "-cipher", CIPHER, "-cert", pki.serverCert, "-key", pki.serverKey, "-CAfile", pki.caCert, "-Verify", "1", "-naccept", "1"]);
 		// s_server's "ACCEPT" sits in a pipe buffer; our client's flight retransmission covers a slow start.
 		await new Promise((r) => setTimeout(r, 300));
@@ -97,7 +81,7 @@ describe("DTLS 1.2 interop with OpenSSL 3.0 (ECDHE-ECDSA-AES128-CCM8, certificat
 			clock: host.clock,
 			random: (b) => host.random(b),
 			send: (d) => pass() && socket.send(d, { address: "::1", port, zone: "" }),
-			identity: identity(pki.clientCert, pki.clientKey),
+			identity: pemIdentity(pki.clientCert, pki.clientKey),
 			verifyPeer: anchoredVerifier({ anchors: pemToDer(readFileSync(pki.caCert, "utf8")), crypto, now: () => Date.now() }),
 			maxFragmentLength: 1024,
 			onConnected: () => {
@@ -130,7 +114,7 @@ describe("DTLS 1.2 interop with OpenSSL 3.0 (ECDHE-ECDSA-AES128-CCM8, certificat
 			crypto,
 			clock: host.clock,
 			random: (b) => host.random(b),
-			identity: identity(pki.serverCert, pki.serverKey),
+			identity: pemIdentity(pki.serverCert, pki.serverKey),
 			verifyPeer: anchoredVerifier({ anchors: pemToDer(readFileSync(pki.caCert, "utf8")), crypto, now: () => Date.now() }),
 			onAccept: (peer) => accepted.push(peer),
 			onData: (_peer, data, c) => c.send(new TextEncoder().encode(`echo:${new TextDecoder().decode(data)}`)),

@@ -9,7 +9,6 @@
 import { after, before, describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +25,7 @@ import { findOption, uintOptionValue } from "../../modules/coap/message.js";
 import { decodeBlock } from "../../modules/coap/block.js";
 import { attribute, parseLinkFormat } from "../../modules/coap/link-format.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
+import { freeUdpPort } from "../node-lib/local.js";
 
 const CLIENT = "coap-client-notls";
 const SERVER = "coap-server-notls";
@@ -36,18 +36,6 @@ const TEST_TIMEOUT_MS = 30_000;
 
 function missing(t: TestContext, binary: string | undefined, name: string): binary is undefined {
 	return unavailable(t, binary === undefined ? `${name} not found in PATH (Debian package ${PACKAGE})` : undefined);
-}
-
-/** A UDP port free on ::1 right now (bound and released). */
-function freeUdpPort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = createSocket({ type: "udp6", ipv6Only: true });
-		s.once("error", reject);
-		s.bind(0, "::1", () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

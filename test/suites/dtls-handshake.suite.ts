@@ -56,6 +56,7 @@ import {
 	type ClientHello,
 } from "../../modules/dtls/handshake.js";
 import { fragment, readFragments, Reassembler, type HandshakeFragment } from "../../modules/dtls/fragments.js";
+import { concatBytes } from "../../modules/util/hex.js";
 
 /* ------------------------------------------------------------------------------------------- */
 /* Helpers: the record header is parsed by hand here (RFC 6347 §4.1), independent of record.ts.  */
@@ -146,18 +147,6 @@ function shuffle<T>(r: SeededRandom, a: T[]): T[] {
 		a[j] = t;
 	}
 	return a;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-	let n = 0;
-	for (const p of parts) n += p.length;
-	const out = new Uint8Array(n);
-	n = 0;
-	for (const p of parts) {
-		out.set(p, n);
-		n += p.length;
-	}
-	return out;
 }
 
 /** A fragment of `message` covering body bytes [start, end). */
@@ -375,7 +364,7 @@ export default suite("dtls handshake messages", (test) => {
 
 	test("strict decoding: trailing bytes, bad lengths, duplicates and bad values are HandshakeErrors with the right alert", () => {
 		const body = (name: OpensslName): Uint8Array => decodeHandshakeMessage(openssl(name)).body;
-		const plus = (b: Uint8Array, ...extra: number[]): Uint8Array => concat([b, Uint8Array.from(extra)]);
+		const plus = (b: Uint8Array, ...extra: number[]): Uint8Array => concatBytes([b, Uint8Array.from(extra)]);
 		const decodeError = AlertDescription.decodeError;
 		equal(alertOf(() => decodeClientHello(plus(body("03-clienthello-with-cookie"), 0))), decodeError);
 		equal(alertOf(() => decodeServerHello(plus(body("04-serverhello"), 0))), decodeError);
@@ -409,7 +398,7 @@ export default suite("dtls handshake messages", (test) => {
 		// Vector bounds.
 		const ch = decodeClientHello(body("03-clienthello-with-cookie"));
 		const enc = encodeClientHello(ch);
-		const withSessionId = (n: number): Uint8Array => concat([enc.subarray(0, 34), Uint8Array.of(n), new Uint8Array(n), enc.subarray(35)]);
+		const withSessionId = (n: number): Uint8Array => concatBytes([enc.subarray(0, 34), Uint8Array.of(n), new Uint8Array(n), enc.subarray(35)]);
 		decodeClientHello(withSessionId(32));
 		equal(alertOf(() => decodeClientHello(withSessionId(33))), decodeError, "session_id<0..32>");
 		const noSuites = { ...ch, cipherSuites: [] as number[] };
@@ -460,7 +449,7 @@ export default suite("dtls handshake messages", (test) => {
 			}
 			equal(covered, length);
 			// Several fragments in one record, as a sender packing a flight would.
-			const parsed = readFragments(concat(frags));
+			const parsed = readFragments(concatBytes(frags));
 			equal(parsed.length, frags.length);
 			const seq = readHandshakeHeader(msg).messageSeq;
 			const out = reassembleAll(new Reassembler({ nextSeq: seq }), parsed);
@@ -573,7 +562,7 @@ export default suite("dtls handshake messages", (test) => {
 						b[at] = b[at]! ^ (1 << r.int(8));
 					} else if (op === 1 && b.length > 0) b[r.int(b.length)] = r.int(256);
 					else if (op === 2) b = b.slice(0, r.int(b.length + 1));
-					else if (op === 3) b = concat([b, r.bytes(1 + r.int(4))]);
+					else if (op === 3) b = concatBytes([b, r.bytes(1 + r.int(4))]);
 					else if (b.length > 2) {
 						// Nudge what may be a length field by a little.
 						const at = r.int(b.length - 1);

@@ -24,6 +24,9 @@ import {
 	type UnprotectedRecord,
 } from "../../modules/dtls/record.js";
 import { fromHex, toHex } from "../../modules/util/hex.js";
+import { concatBytes } from "../../modules/util/hex.js";
+
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /*
  * Two directions of one association: A writes with key/salt "a", B reads with the same; and back.
@@ -50,18 +53,6 @@ function pair(options: { maxAuthFailures?: number; maxRecordSize?: number } = {}
 
 function bytes(...values: number[]): Uint8Array {
 	return Uint8Array.from(values);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-	let n = 0;
-	for (const p of parts) n += p.length;
-	const out = new Uint8Array(n);
-	let o = 0;
-	for (const p of parts) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
 }
 
 function text(s: string): Uint8Array {
@@ -110,7 +101,7 @@ export default suite("dtls record", (test) => {
 			writeRecord(r, 0, CONTENT_HANDSHAKE, DTLS_1_2, 0, 10 + i, frags[i]!);
 			parts.push(r);
 		}
-		const datagram = concat(...parts);
+		const datagram = concatBytes([...parts]);
 		const parsed = parseDatagram(datagram);
 		equal(parsed.invalid, undefined);
 		equal(parsed.invalidOffset, datagram.length);
@@ -130,12 +121,12 @@ export default suite("dtls record", (test) => {
 		const one = new Uint8Array(recordLength(4));
 		writeRecord(one, 0, CONTENT_HANDSHAKE, DTLS_1_2, 0, 1, bytes(1, 2, 3, 4));
 		// A header cut short after a good record.
-		let p = parseDatagram(concat(one, one.subarray(0, 12)));
+		let p = parseDatagram(concatBytes([one, one.subarray(0, 12)]));
 		equal(p.records.length, 1);
 		equal(p.invalid, "truncated");
 		equal(p.invalidOffset, one.length);
 		// A length running one byte past the end.
-		p = parseDatagram(concat(one, one.subarray(0, one.length - 1)));
+		p = parseDatagram(concatBytes([one, one.subarray(0, one.length - 1)]));
 		equal(p.records.length, 1);
 		equal(p.invalid, "truncated");
 		// Only a partial record.
@@ -150,7 +141,7 @@ export default suite("dtls record", (test) => {
 		big[2] = 0xfd;
 		big[11] = (MAX_FRAGMENT + 1) >> 8;
 		big[12] = (MAX_FRAGMENT + 1) & 0xff;
-		p = parseDatagram(concat(one, big));
+		p = parseDatagram(concatBytes([one, big]));
 		equal(p.records.length, 1);
 		equal(p.invalid, "oversized");
 		equal(p.invalidOffset, one.length);
@@ -261,7 +252,7 @@ export default suite("dtls record", (test) => {
 		equal(prot.open(CONTENT_APPLICATION_DATA, DTLS_1_2, epoch, seq, fragment.subarray(0, 15)), undefined, "shorter than nonce + tag");
 		// A sender is free to choose another nonce_explicit (RFC 5288 §3): we open with what it sent.
 		const explicit = fromHex("8877665544332211");
-		const other = concat(explicit, ccm.seal(concat(SALT_A, explicit), aad, plaintext));
+		const other = concat(explicit, ccm.seal(concatBytes([SALT_A, explicit]), aad, plaintext));
 		deepEqual(prot.open(CONTENT_APPLICATION_DATA, DTLS_1_2, epoch, seq, other), plaintext);
 		throws(() => new RecordProtection({ key: KEY_A, salt: new Uint8Array(12) }), RangeError, "salt is 4 bytes");
 	});
@@ -475,7 +466,7 @@ export default suite("dtls record", (test) => {
 				sealed.set(sender.nextWriteSequence(1)!, { type, plaintext });
 				parts.push(sender.protect(type, plaintext));
 			}
-			pool.push(concat(...parts));
+			pool.push(concatBytes([...parts]));
 		}
 		const receiver = (): RecordLayer => {
 			const layer = new RecordLayer({ maxAuthFailures: Infinity });
@@ -502,7 +493,7 @@ export default suite("dtls record", (test) => {
 					const m = r.int(6);
 					if (m === 0 && datagram.length > 1) datagram = datagram.subarray(0, r.int(datagram.length));
 					else if (m === 1) datagram = concat(datagram, r.bytes(1 + r.int(20)));
-					else if (m === 2) datagram = concat(datagram, pool[r.int(pool.length)]!);
+					else if (m === 2) datagram = concatBytes([datagram, pool[r.int(pool.length)]!]);
 					else if (datagram.length > 0) datagram[r.int(datagram.length)] = r.int(256);
 				}
 			}
