@@ -51,9 +51,26 @@ class NodeUdpSocket implements UdpSocket {
 	send(data: Uint8Array, to: Readonly<UdpPeer>, length = data.length): void {
 		if (this.#closed) throw new Error("send on a closed socket");
 		this.#pending++;
-		this.#socket.send(data, 0, length, to.port, withZone(to.address, to.zone || this.#zone), () => {
-			if (--this.#pending === 0 && this.#closed) this.#socket.close();
-		});
+		this.#socket.send(data, 0, length, to.port, this.#target(to.address, to.zone || this.#zone), this.#sent);
+	}
+
+	/** One callback for every send (no closure per datagram on a relay's path). */
+	readonly #sent = (): void => {
+		if (--this.#pending === 0 && this.#closed) this.#socket.close();
+	};
+
+	/* The scoped text of the last destination, kept: a relay sends to the same few peers over and over. */
+	#lastAddress = "";
+	#lastZone = "";
+	#lastTarget = "";
+
+	#target(address: string, zone: string): string {
+		if (address !== this.#lastAddress || zone !== this.#lastZone) {
+			this.#lastAddress = address;
+			this.#lastZone = zone;
+			this.#lastTarget = withZone(address, zone);
+		}
+		return this.#lastTarget;
 	}
 
 	joinMulticast(group: string, zone?: string): void {
