@@ -21,7 +21,7 @@ import { Code, GET, PUT } from "../../modules/coap/constants.js";
 import { pkiUnavailable, testPki } from "../node-lib/pki.js";
 import { findBinary, gnutlsCcm8OnlyEnv, peersUnavailable, scratchFile } from "../node-lib/coap-peers.js";
 import { unavailable } from "../node-lib/unavailable.js";
-import { freeUdpPort, pemIdentity } from "../node-lib/local.js";
+import { freeUdpPort, lossyUdp, pemIdentity } from "../node-lib/local.js";
 
 const LIBS = ["openssl", "gnutls"] as const;
 const BIG = randomBytes(5000);
@@ -30,20 +30,25 @@ const why = peersUnavailable([...LIBS]) ?? pkiUnavailable();
 const children: ChildProcess[] = [];
 const env = (lib: string) => (lib === "gnutls" ? { ...process.env, ...gnutlsCcm8OnlyEnv() } : process.env);
 
-describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () => {
+describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 240_000 }, () => {
 	after(() => {
 		for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
 	});
 
+	for (const loss of [0, 0.2])
 	for (const lib of LIBS) {
-		it(`our CoAPS client → coap-server-${lib}: Block1 PUT of 5000 bytes, then a GET and a 64-byte-block GET`, async (t) => {
+		const label = loss === 0 ? "" : `, ${loss * 100}% of datagrams dropped (seeded)`;
+		const clientWork = loss === 0 ? "a GET, a Block1 PUT of 5000 bytes and a 64-byte-block GET" : "handshake and a GET";
+		const serverWork = loss === 0 ? "GET, Block2 GET (64-byte blocks) and Block1 POST" : "handshake and a GET";
+		it(`our CoAPS client → coap-server-${lib}: ${clientWork}${label}`, async (t) => {
 			if (unavailable(t, why)) return;
 			const pki = testPki();
 			const port = await freeUdpPort();
 			const server = spawn(findBinary(`coap-server-${lib}`)!, ["-A", "::1", "-p", String(port), "-d", "16", "-v", "4", "-c", pki.serverCert, "-j", pki.serverKey, "-C", pki.caCert], { env: env(lib), stdio: "ignore" });
 			children.push(server);
 			await new Promise((r) => setTimeout(r, 400));
-			const host = createNodeHost({ logLevel: "error" });
+			const node = createNodeHost({ logLevel: "error" });
+			const host = { ...node, udp: lossyUdp(node.udp, loss, 31) };
 			const crypto = createNobleCrypto((b) => host.random(b));
 			const client = await openCoapsClient({
 				host,
@@ -52,13 +57,19 @@ describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () 
 				identity: pemIdentity(pki.clientCert, pki.clientKey),
 				verifyPeer: anchoredVerifier({ anchors: pemToDer(readFileSync(pki.caCert, "utf8")), crypto, now: () => Date.now() }),
 				dtls: { maxFragmentLength: 1024, retransmitInitialMs: 300 },
-				coap: { blockSzx: 4 },
+				coap: { blockSzx: 4, ...(loss > 0 ? { ackTimeoutMs: 500, maxRetransmit: 8 } : {}) },
 			});
-			const put = await client.endpoint.request({ peer: { address: "::1", port: port + 1, zone: "" }, method: PUT, path: "big", payload: BIG, contentFormat: 42 });
-			assert.equal(put.code, Code.Created);
 			const banner = await client.endpoint.request({ peer: { address: "::1", port: port + 1, zone: "" }, method: GET, path: "" });
 			assert.equal(banner.code, Code.Content);
 			assert.match(new TextDecoder().decode(banner.payload), /libcoap/i);
+			if (loss > 0) {
+				// Under loss the point is the handshake (and a first exchange); bulk transfers are covered above.
+				client.close();
+				server.kill("SIGTERM");
+				return;
+			}
+			const put = await client.endpoint.request({ peer: { address: "::1", port: port + 1, zone: "" }, method: PUT, path: "big", payload: BIG, contentFormat: 42 });
+			assert.equal(put.code, Code.Created);
 			const big = await client.endpoint.request({ peer: { address: "::1", port: port + 1, zone: "" }, method: GET, path: "big", blockSzx: 2 });
 			assert.equal(big.code, Code.Content);
 			assert.ok(Buffer.from(big.payload).equals(BIG), "5000 bytes back, byte for byte");
@@ -66,10 +77,11 @@ describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () 
 			server.kill("SIGTERM");
 		});
 
-		it(`coap-client-${lib} → our CoAPS server: GET, Block2 GET (64-byte blocks) and Block1 POST`, async (t) => {
+		it(`coap-client-${lib} → our CoAPS server: ${serverWork}${label}`, async (t) => {
 			if (unavailable(t, why)) return;
 			const pki = testPki();
-			const host = createNodeHost({ logLevel: "error" });
+			const node = createNodeHost({ logLevel: "error" });
+			const host = { ...node, udp: lossyUdp(node.udp, loss, 32) };
 			const crypto = createNodeCrypto();
 			let posted: Uint8Array | undefined;
 			const router = new CoapRouter()
@@ -87,7 +99,7 @@ describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () 
 			const socket = await CoapsServer.onUdp(host, server, { address: "::1" });
 			const run = async (args: string[]): Promise<{ body: Buffer | undefined; out: string }> => {
 				const out = scratchFile("coaps.out");
-				const child = spawn(findBinary(`coap-client-${lib}`)!, ["-B", "10", "-o", out, "-c", pki.clientCert, "-j", pki.clientKey, "-C", pki.caCert, ...args], { env: env(lib) });
+				const child = spawn(findBinary(`coap-client-${lib}`)!, ["-B", "30", "-o", out, "-c", pki.clientCert, "-j", pki.clientKey, "-C", pki.caCert, ...args], { env: env(lib) });
 				children.push(child);
 				let log = "";
 				child.stdout!.on("data", (d: Buffer) => (log += d));
@@ -98,6 +110,11 @@ describe("CoAPS interop with libcoap (PKI, DTLS 1.2)", { timeout: 120_000 }, () 
 			const base = `coaps://[::1]:${socket.port}`;
 			const hello = await run([`${base}/hello`]);
 			assert.equal(hello.body?.toString(), "hello over DTLS", hello.out);
+			if (loss > 0) {
+				server.close();
+				socket.close();
+				return;
+			}
 			const big = await run(["-b", "64", `${base}/big`]);
 			assert.ok(big.body?.equals(BIG), `block-wise GET: ${big.out}`);
 			const file = scratchFile("upload.bin");
