@@ -1,4 +1,4 @@
-/* Byte helpers: hex text <-> bytes (vectors, logs, configuration; no Buffer on XS), equality, concatenation. */
+/* Byte helpers: hex text <-> bytes (vectors, logs, configuration; XS has no Node byte helpers), equality, concatenation. */
 
 const DIGITS = "0123456789abcdef";
 
