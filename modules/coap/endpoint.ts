@@ -91,6 +91,12 @@ export interface CoapEndpointOptions {
 	ackTimeoutMs?: number;
 	ackRandomFactor?: number;
 	maxRetransmit?: number;
+	/**
+	 * Cap on the doubling retransmission interval (default: none, RFC 7252 §4.2). A pledge behind a
+	 * stateful Join Proxy keeps it below the proxy's 30 s slot lifetime, or a late retry arrives from
+	 * a new Registrar-side port that its DTLS association does not know.
+	 */
+	maxRetransmitIntervalMs?: number;
 	/** Server: send an empty ACK and a separate response when the handler takes longer than this. */
 	separateResponseAfterMs?: number;
 	/** Server: random delay bound for responses to multicast requests (RFC 7252 §8.2). */
@@ -181,6 +187,7 @@ export class CoapEndpoint {
 	readonly #ackTimeout: number;
 	readonly #randomFactor: number;
 	readonly #maxRetransmit: number;
+	readonly #maxInterval: number;
 	readonly #separateAfter: number;
 	readonly #leisure: number;
 	readonly #szx: number;
@@ -207,6 +214,7 @@ export class CoapEndpoint {
 		this.#ackTimeout = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
 		this.#randomFactor = options.ackRandomFactor ?? ACK_RANDOM_FACTOR;
 		this.#maxRetransmit = options.maxRetransmit ?? MAX_RETRANSMIT;
+		this.#maxInterval = options.maxRetransmitIntervalMs ?? Infinity;
 		this.#separateAfter = options.separateResponseAfterMs ?? DEFAULT_SEPARATE_AFTER_MS;
 		this.#leisure = options.multicastLeisureMs ?? DEFAULT_LEISURE_MS;
 		this.#szx = options.blockSzx ?? MAX_SZX;
@@ -681,7 +689,7 @@ export class CoapEndpoint {
 					return;
 				}
 				out.attempts++;
-				out.timeoutMs *= 2;
+				out.timeoutMs = Math.min(out.timeoutMs * 2, this.#maxInterval);
 				this.#stats.retransmissions++;
 				this.#send(out.bytes, out.peer);
 				out.timer.arm(out.timeoutMs);

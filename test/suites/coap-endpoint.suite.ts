@@ -115,6 +115,16 @@ export default suite("coap endpoint", (test) => {
 		client.close();
 	});
 
+	test("the back-off interval can be capped (a pledge behind a stateful join proxy)", async () => {
+		const w = world((d) => d.to.port !== 5683);
+		const { server, client } = await pair(w, hello, {}, { ackTimeoutMs: 500, ackRandomFactor: 1, maxRetransmit: 4, maxRetransmitIntervalMs: 1000 });
+		const start = w.clock.now();
+		await rejects(until(w.clock, client.endpoint.request({ peer: SERVER })), CoapTimeoutError);
+		equal(w.clock.now() - start, 500 + 1000 + 1000 + 1000 + 1000);
+		server.close();
+		client.close();
+	});
+
 	test("duplicate CON after a lost ACK: handler runs once, the same response is resent", async () => {
 		let acks = 0;
 		const w = world((d) => !(d.from.port === 5683 && acks++ === 0));
