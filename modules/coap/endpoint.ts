@@ -28,6 +28,7 @@ import { CoapClosedError, CoapParseError, CoapResetError, CoapTimeoutError } fro
 import { concatBytes } from "../util/hex.js";
 import { utf8Encode } from "../util/utf8.js";
 import { decode, encode, findOption, option, setOption, stringOptions, uintOptionValue, type CoapMessage, type CoapOption } from "./message.js";
+import { peerKey } from "../util/peer.js";
 
 /** The seam to the network: a UDP socket, or a DTLS session that ignores `to`. */
 export interface CoapTransport {
@@ -164,7 +165,6 @@ const DEFAULT_MAX_BODY = 64 * 1024;
 const EMPTY_BYTES = new Uint8Array(0);
 const SWEEP_INTERVAL_MS = 10_000;
 
-export const peerKey = (p: Readonly<UdpPeer>): string => `[${p.address.toLowerCase()}%${p.zone}]:${p.port}`;
 
 function samePeer(a: Readonly<UdpPeer>, b: Readonly<UdpPeer>): boolean {
 	return a.port === b.port && a.address.toLowerCase() === b.address.toLowerCase() && (a.zone === b.zone || a.zone === "" || b.zone === "");

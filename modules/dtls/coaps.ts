@@ -10,6 +10,7 @@ import { CoapEndpoint, type CoapEndpointOptions, type CoapHandler } from "../coa
 import { DtlsConnection, type DtlsConnectionOptions, type DtlsIdentity, type PeerVerifier } from "./connection.js";
 import type { CryptoProvider } from "./crypto.js";
 import { DtlsServer, type DtlsServerOptions } from "./server.js";
+import { peerKey } from "../util/peer.js";
 
 type CoapOptions = Omit<CoapEndpointOptions, "transport" | "clock" | "random" | "handler">;
 
@@ -127,7 +128,7 @@ export class CoapsServer {
 			...bind,
 			onDatagram: (d, from) => {
 				const to: UdpPeer = { address: from.address, port: from.port, zone: from.zone };
-				server.receive(d.slice(), `[${from.address}%${from.zone}]:${from.port}`, (out) => socket.send(out, to), from);
+				server.receive(d.slice(), peerKey(from), (out) => socket.send(out, to), from);
 			},
 		});
 		return socket;

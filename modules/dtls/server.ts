@@ -13,6 +13,7 @@ import { readFragments } from "./fragments.js";
 import { decodeClientHello, DTLS_1_0, encodeHandshakeMessage, encodeHelloVerifyRequest, HandshakeError, HandshakeType } from "./handshake.js";
 import { CONTENT_HANDSHAKE, parseDatagram, recordLength, writeRecord } from "./record.js";
 import { utf8Encode } from "../util/utf8.js";
+import { leastRecent } from "../util/peer.js";
 
 /** Cookie length: 16 bytes of HMAC-SHA256 (RFC 6347 §4.2.1 leaves the format to the server). */
 const COOKIE_BYTES = 16;
@@ -113,9 +114,7 @@ export class DtlsServer {
 	#accept(peer: string, hello: ReturnType<typeof decodeClientHello>, message: Uint8Array, recordSequence: number, reply: (d: Uint8Array) => void): void {
 		const max = this.#o.maxSessions ?? 64;
 		if (this.#sessions.size >= max) {
-			let oldest: string | undefined;
-			let t = Infinity;
-			for (const [k, v] of this.#sessions) if (v.lastActivity < t) [oldest, t] = [k, v.lastActivity];
+			const oldest = leastRecent(this.#sessions);
 			if (oldest !== undefined) {
 				this.#stats.evicted++;
 				this.#sessions.get(oldest)?.connection.close();

@@ -9,6 +9,7 @@
 import type { Host, Timer, UdpArrival, UdpPeer, UdpSocket } from "../../hosts/host.js";
 import { decodeJpy, encodeJpyInto, jpyEncodedLength, JpyError } from "../../modules/jpy/message.js";
 import { toHex } from "../../modules/util/hex.js";
+import { leastRecent, peerKey } from "../../modules/util/peer.js";
 
 /** One pledge's DTLS flow as seen through a stateless proxy. */
 export interface JpySession {
@@ -99,7 +100,7 @@ export class JpyEndpoint {
 		}
 		this.#stats.datagramsIn++;
 		const header = data.subarray(v.headerStart, v.headerStart + v.headerLength);
-		const id = `[${from.address}%${from.zone}]:${from.port}#${toHex(header)}`;
+		const id = `${peerKey(from)}#${toHex(header)}`;
 		let entry = this.#sessions.get(id);
 		if (entry === undefined) entry = this.#open(id, { address: from.address, port: from.port, zone: from.zone }, header.slice());
 		entry.lastActivity = this.#o.host.clock.now();
@@ -109,9 +110,7 @@ export class JpyEndpoint {
 	#open(id: string, proxy: UdpPeer, header: Uint8Array): Entry {
 		const max = this.#o.maxSessions ?? 1000;
 		if (this.#sessions.size >= max) {
-			let oldest: string | undefined;
-			let t = Infinity;
-			for (const [k, e] of this.#sessions) if (e.lastActivity < t) [oldest, t] = [k, e.lastActivity];
+			const oldest = leastRecent(this.#sessions);
 			if (oldest !== undefined) {
 				this.#stats.sessionsEvicted++;
 				this.#end(oldest);

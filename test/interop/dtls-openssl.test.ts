@@ -21,6 +21,7 @@ import { findBinary } from "../node-lib/coap-peers.js";
 import { unavailable } from "../node-lib/unavailable.js";
 import { SeededRandom } from "../../hosts/xs/seeded-random.js";
 import { freeUdpPort, pemIdentity } from "../node-lib/local.js";
+import { peerKey } from "../../modules/util/peer.js";
 
 const CIPHER = "ECDHE-ECDSA-AES128-CCM8";
 const why = findBinary("openssl") === undefined ? "openssl not found (Debian package openssl)" : pkiUnavailable();
@@ -124,7 +125,7 @@ describe("DTLS 1.2 interop with OpenSSL 3.0 (ECDHE-ECDSA-AES128-CCM8, certificat
 			onDatagram: (d, from) => {
 				if (!pass()) return;
 				const to = { address: from.address, port: from.port, zone: from.zone };
-				server.receive(new Uint8Array(d), `[${from.address}]:${from.port}`, (out) => pass() && socket.send(out, to));
+				server.receive(new Uint8Array(d), peerKey(from), (out) => pass() && socket.send(out, to));
 			},
 		});
 		const client = openssl(["s_client", "-dtls1_2", "-connect", `[::1]:${socket.port}`, "-cipher", CIPHER, "-cert", pki.clientCert, "-key", pki.clientKey, "-CAfile", pki.caCert, "-verify_return_error", "-servername", "registrar"]);

@@ -12,6 +12,7 @@ import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
 import { parseDatagram } from "../../modules/dtls/record.js";
+import { peerKey } from "../../modules/util/peer.js";
 
 const pem = (name: string): Uint8Array => pemToDer(fixture(`cbrski/${name}`))[0]!;
 
@@ -55,7 +56,7 @@ async function handshake(options: { filter?: (d: InFlight) => boolean; clientAnc
 		port: 5684,
 		onDatagram: (data, from) => {
 			const to: UdpPeer = { address: from.address, port: from.port, zone: from.zone };
-			server.receive(data.slice(), `[${from.address}%${from.zone}]:${from.port}`, (d) => serverSocket.send(d, to));
+			server.receive(data.slice(), peerKey(from), (d) => serverSocket.send(d, to));
 		},
 	});
 	let client: DtlsConnection | undefined;
