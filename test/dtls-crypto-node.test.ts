@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { randomFillSync } from "node:crypto";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
 import { SeededRandom } from "../hosts/xs/seeded-random.js";
-import { createNobleCrypto } from "../modules/dtls/crypto-noble.js";
-import type { CryptoProvider } from "../modules/dtls/crypto.js";
+import { createNobleCrypto } from "../modules/crypto/noble-provider.js";
+import type { CryptoProvider } from "../modules/crypto/provider.js";
 import { providerCases } from "./lib/dtls-crypto-vectors.js";
 
 const node = createNodeCrypto();

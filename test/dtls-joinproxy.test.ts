@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock, MemoryNetwork, SeededRandom, createXsHost } from "../hosts/xs/index.js";
 import type { Host } from "../hosts/host.js";
-import { createNobleCrypto } from "../modules/dtls/crypto-noble.js";
+import { createNobleCrypto } from "../modules/crypto/noble-provider.js";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
 import { CoapsServer, openCoapsClient } from "../modules/dtls/coaps.js";
 import { anchoredVerifier } from "../modules/dtls/peer-verifier.js";

@@ -1,6 +1,6 @@
 /*
  * The node:crypto CryptoProvider (OpenSSL), for the Registrar's speed. It must behave exactly like
- * modules/dtls/crypto-noble.ts (same inputs accepted and refused, same error classes), so both
+ * modules/crypto/noble-provider.ts (same inputs accepted and refused, same error classes), so both
  * pass the same vectors (test/lib/dtls-crypto-vectors.ts). Differences that remain by nature:
  * OpenSSL signs with a random nonce where noble uses RFC 6979, so signatures differ byte for byte.
  */
@@ -18,7 +18,8 @@ import {
 	type CipherCCMTypes,
 	type KeyObject,
 } from "node:crypto";
-import type { Aead, CryptoProvider, EcKeyPair } from "../../modules/dtls/crypto.js";
+import type { Aead, CryptoProvider, EcKeyPair } from "../../modules/crypto/provider.js";
+import { bytesEqualConstantTime } from "../../modules/crypto/constant-time.js";
 
 const CURVE = "prime256v1";
 /** SEC 1 §2.3.3: an uncompressed point is 0x04 || X || Y; RFC 8422 §5.4.1 allows only this form. */
@@ -111,19 +112,12 @@ class NodeCcm implements Aead {
 	}
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-	if (a.length !== b.length) return false;
-	let diff = 0;
-	for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-	return diff === 0;
-}
-
 export function createNodeCrypto(): CryptoProvider {
 	// Importing a private key costs about five signatures (OpenSSL derives the public key), and the
 	// Registrar signs every handshake with the same long-term key: keep the last one imported.
 	let lastPrivate: { d: Uint8Array; key: KeyObject } | undefined;
 	const signingKey = (d: Uint8Array): KeyObject => {
-		if (lastPrivate === undefined || !sameBytes(lastPrivate.d, d)) lastPrivate = { d: d.slice(), key: privateKeyObject(d) };
+		if (lastPrivate === undefined || !bytesEqualConstantTime(lastPrivate.d, d)) lastPrivate = { d: d.slice(), key: privateKeyObject(d) };
 		return lastPrivate.key;
 	};
 	// Importing a public key validates the point, the bulk of a verification's cost; certificate

@@ -8,7 +8,7 @@
 import type { Host, UdpArrival, UdpPeer, UdpSocket } from "../../hosts/host.js";
 import { CoapEndpoint, type CoapEndpointOptions, type CoapHandler } from "../coap/endpoint.js";
 import { DtlsConnection, type DtlsConnectionOptions, type DtlsIdentity, type PeerVerifier } from "./connection.js";
-import type { CryptoProvider } from "./crypto.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { DtlsServer, type DtlsServerOptions } from "./server.js";
 import { peerKey } from "../util/peer.js";
 

@@ -7,7 +7,7 @@
  */
 
 import type { Clock, Timer } from "../../hosts/host.js";
-import type { CryptoProvider, EcKeyPair } from "./crypto.js";
+import type { CryptoProvider, EcKeyPair } from "../crypto/provider.js";
 import { fragment, readFragments, Reassembler } from "./fragments.js";
 import {
 	AlertDescription,
@@ -65,6 +65,7 @@ import {
 	type UnprotectedRecord,
 } from "./record.js";
 import { concatBytes } from "../util/hex.js";
+import { bytesEqualConstantTime } from "../crypto/constant-time.js";
 
 /** Our certificate chain (DER, leaf first) and the leaf's P-256 private key. */
 export interface DtlsIdentity {
@@ -544,9 +545,7 @@ export class DtlsConnection {
 	#checkFinished(body: Uint8Array, label: "client finished" | "server finished"): void {
 		const expected = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concatBytes(this.#transcript)));
 		const got = decodeFinished(body);
-		let diff = got.length ^ expected.length;
-		for (let i = 0; i < expected.length; i++) diff |= expected[i]! ^ (got[i] ?? 0);
-		if (diff !== 0) throw new DtlsAlertError("Finished does not verify", DECRYPT_ERROR, false);
+		if (!bytesEqualConstantTime(expected, got)) throw new DtlsAlertError("Finished does not verify", DECRYPT_ERROR, false);
 	}
 
 	#setMaxFragment(bytes: number): void {

@@ -4,7 +4,7 @@
  * the voucher can later confirm (pinned-domain-cert) or refute it (RFC 8995 §5.1, cBRSKI §…).
  */
 
-import type { CryptoProvider } from "./crypto.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import type { PeerVerifier } from "./connection.js";
 import { parseCertificate, CertificateError, type Certificate } from "../x509/certificate.js";
 import { verifyChain } from "../x509/chain.js";

@@ -6,7 +6,7 @@
  * Runs once per handshake, so it allocates freely; HMAC comes from the CryptoProvider.
  */
 
-import type { CryptoProvider } from "./crypto.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { concatBytes } from "../util/hex.js";
 
 /** RFC 5246 §8.1: "the master secret is always exactly 48 bytes in length". */

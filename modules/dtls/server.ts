@@ -7,13 +7,14 @@
  */
 
 import type { Clock, Timer } from "../../hosts/host.js";
-import type { CryptoProvider } from "./crypto.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { DtlsConnection, type DtlsIdentity, type PeerVerifier } from "./connection.js";
 import { readFragments } from "./fragments.js";
 import { decodeClientHello, DTLS_1_0, encodeHandshakeMessage, encodeHelloVerifyRequest, HandshakeError, HandshakeType } from "./handshake.js";
 import { CONTENT_HANDSHAKE, parseDatagram, recordLength, writeRecord } from "./record.js";
 import { utf8Encode } from "../util/utf8.js";
 import { leastRecent } from "../util/peer.js";
+import { bytesEqualConstantTime } from "../crypto/constant-time.js";
 
 /** Cookie length: 16 bytes of HMAC-SHA256 (RFC 6347 §4.2.1 leaves the format to the server). */
 const COOKIE_BYTES = 16;
@@ -161,10 +162,7 @@ export class DtlsServer {
 
 	#cookieValid(peer: string, clientRandom: Uint8Array, cookie: Uint8Array): boolean {
 		if (cookie.length !== COOKIE_BYTES) return false;
-		const expected = this.#cookie(peer, clientRandom);
-		let diff = 0;
-		for (let i = 0; i < COOKIE_BYTES; i++) diff |= expected[i]! ^ cookie[i]!;
-		return diff === 0;
+		return bytesEqualConstantTime(this.#cookie(peer, clientRandom), cookie);
 	}
 
 	#helloVerify(peer: string, clientRandom: Uint8Array, messageSeq: number, recordSequence: number, reply: (d: Uint8Array) => void): void {

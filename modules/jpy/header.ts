@@ -33,6 +33,7 @@
  */
 
 import { AesBlock } from "../crypto/aes.js";
+import { equalConstantTime } from "../crypto/constant-time.js";
 
 /** Bytes of the header (the bstr contents in the JPY message). */
 export const HEADER_BYTES = 19;
@@ -143,9 +144,7 @@ export class JpyHeaderCodec {
 		p[0] = (data[offset]! ^ s[0]!) & 0x7f;
 		for (let i = 1; i < PLAIN_BYTES; i++) p[i] = data[offset + i]! ^ s[i]!;
 		this.#tag(e, this.#block, 0);
-		let diff = 0; // constant-time comparison
-		for (let i = 0; i < TAG_BYTES; i++) diff |= this.#block[i]! ^ data[offset + TAG_OFFSET + i]!;
-		if (diff !== 0) {
+		if (!equalConstantTime(this.#block, 0, data, offset + TAG_OFFSET, TAG_BYTES)) {
 			p.fill(0);
 			return false;
 		}

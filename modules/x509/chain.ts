@@ -13,7 +13,7 @@
  * (the profile has none), and extended key usage, which the caller checks for its role.
  */
 
-import type { CryptoProvider } from "../dtls/crypto.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 import { KeyUsage, Oid, type Certificate } from "./certificate.js";
 import { bytesEqual } from "../util/hex.js";
 

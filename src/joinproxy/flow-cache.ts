@@ -8,6 +8,7 @@
 
 import type { UdpPeer } from "../../hosts/host.js";
 import { HEADER_BYTES, IID_BYTES } from "../../modules/jpy/header.js";
+import { equalConstantTime } from "../../modules/crypto/constant-time.js";
 
 export class FlowCache {
 	readonly capacity: number;
@@ -70,10 +71,7 @@ export class FlowCache {
 			if (this.#used[i] !== 1) continue;
 			const e = this.epochs[i]!;
 			if (!(e === epochs || (e === epochs - 1 && acceptsPrevious))) continue;
-			let diff = 0;
-			const h = i * HEADER_BYTES;
-			for (let k = 0; k < HEADER_BYTES; k++) diff |= this.headers[h + k]! ^ data[offset + k]!;
-			if (diff === 0) found = i;
+			if (equalConstantTime(this.headers, i * HEADER_BYTES, data, offset, HEADER_BYTES)) found = i;
 		}
 		if (found >= 0) this.#lastUse[found] = now;
 		return found;

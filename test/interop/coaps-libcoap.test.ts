@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createNodeHost } from "../../hosts/node/index.js";
 import { createNodeCrypto } from "../../hosts/node/crypto.js";
-import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
+import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { openCoapsClient, CoapsServer } from "../../modules/dtls/coaps.js";
 import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";
 import { pemToDer } from "../../modules/util/base64.js";

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createNodeHost } from "../../hosts/node/index.js";
 import { createNodeCrypto } from "../../hosts/node/crypto.js";
-import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
+import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { DtlsConnection } from "../../modules/dtls/connection.js";
 import { DtlsServer } from "../../modules/dtls/server.js";
 import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";

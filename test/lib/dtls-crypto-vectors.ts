@@ -7,7 +7,7 @@
 
 import { deepEqual, equal, ok, throws } from "./assert.js";
 import type { TestCase } from "./harness.js";
-import type { CryptoProvider } from "../../modules/dtls/crypto.js";
+import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import { extendedMasterSecret, KEY_BLOCK_LENGTH_CCM8, keyBlock, keyMaterialCcm8, masterSecret, prf, verifyData } from "../../modules/dtls/prf.js";
 import { fromHex, toHex } from "../../modules/util/hex.js";
 

@@ -2,7 +2,7 @@ import { suite } from "../lib/harness.js";
 import { deepEqual, equal, ok } from "../lib/assert.js";
 import { ascii, derSignature, providerCases, RFC6979_P256, RFC6979_P256_SHA256 } from "../lib/dtls-crypto-vectors.js";
 import { SeededRandom } from "../../hosts/xs/seeded-random.js";
-import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
+import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { fromHex, toHex } from "../../modules/util/hex.js";
 
 /*

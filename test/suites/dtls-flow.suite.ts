@@ -4,7 +4,7 @@ import { runFor } from "../lib/drive.js";
 import { fixture } from "../lib/fixtures.js";
 import { ManualClock, MemoryNetwork, SeededRandom, createXsHost, type InFlight } from "../../hosts/xs/index.js";
 import type { UdpPeer } from "../../hosts/host.js";
-import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
+import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { DtlsConnection, DtlsAlertError, type DtlsConnectionOptions } from "../../modules/dtls/connection.js";
 import { DtlsServer } from "../../modules/dtls/server.js";
 import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";

@@ -7,7 +7,7 @@
 
 import { ManualClock } from "../../hosts/xs/manual-clock.js";
 import { SeededRandom } from "../../hosts/xs/seeded-random.js";
-import { createNobleCrypto } from "../../modules/dtls/crypto-noble.js";
+import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { DtlsConnection } from "../../modules/dtls/connection.js";
 import { DtlsServer } from "../../modules/dtls/server.js";
 import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";

@@ -15,8 +15,8 @@ import { p256 } from "@noble/curves/nist.js";
 import { ecdsa } from "@noble/curves/abstract/weierstrass.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { AesCcm } from "../crypto/aes-ccm.js";
-import type { CryptoProvider, EcKeyPair } from "./crypto.js";
+import { AesCcm } from "./aes-ccm.js";
+import type { CryptoProvider, EcKeyPair } from "./provider.js";
 
 /** SEC 1 §2.3.3: an uncompressed point is 0x04 || X || Y; RFC 8422 §5.4.1 allows only this form. */
 const UNCOMPRESSED = 0x04;

@@ -1,5 +1,5 @@
 /*
- * The one crypto interface of the DTLS stack (and of certificate checks): a portable provider on
+ * The one crypto interface of the DTLS stack, certificate checks and COSE: a portable provider on
  * @noble/* for XS (the pledge), a node:crypto provider for the Registrar's speed. Both must give
  * identical results; the same vectors test both.
  */
