@@ -14,5 +14,8 @@ import jpyMessage from "./jpy-message.suite.js";
 import linkFormat from "./link-format.suite.js";
 import x509 from "./x509.suite.js";
 import dtlsFlow from "./dtls-flow.suite.js";
+import cbor from "./cbor.suite.js";
+import cose from "./cose.suite.js";
+import voucher from "./voucher.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, cbor, cose, voucher];
