@@ -7,13 +7,18 @@
  * (decode.js createStructureReader). It also turns other tags into Dates, BigInts, Sets, RegExps,
  * typed arrays and back-references, and concatenates indefinite byte strings with Node's Buffer. So
  * every input first passes `checkWellFormed`, our own walk over the bytes, which accepts only
- * definite lengths, preferred (shortest) heads, no duplicate map keys, false/true/null and floats as
- * simple values, and only the tags the caller names; only then does cbor-x decode it, with maps as
+ * definite lengths, preferred (shortest) heads, no duplicate map keys, only false/true/null as
+ * simple values (no floats: nothing here uses them, and cbor-x decodes half floats through a
+ * module-level scratch array that is read-only once preloaded on a device), and only the tags the
+ * caller names; only then does cbor-x decode it, with maps as
  * `Map` (no runtime property names on a device) and byte strings copied out of the input.
  * A Decoder is made per call: an Encoder instance would keep record structures between calls.
  */
 
-import { Decoder, Encoder, Tag } from "cbor-x";
+// The two files the device needs (manifest.json: cbor-x/encode, cbor-x/decode); on Node both
+// subpaths resolve to the package index.
+import { Encoder } from "cbor-x/encode";
+import { Decoder, Tag } from "cbor-x/decode";
 
 export { Tag };
 
@@ -23,11 +28,11 @@ export class CborError extends Error {
 
 /** RFC 8949 §3: major types. */
 const MajorType = Object.freeze({ uint: 0, nint: 1, bytes: 2, text: 3, array: 4, map: 5, tag: 6, simple: 7 });
-/** RFC 8949 §3.3: simple values false, true, null; half, single and double floats. */
+/** RFC 8949 §3.3: simple values false, true, null. */
 const SIMPLE_FALSE = 20;
 const SIMPLE_NULL = 22;
+/** RFC 8949 §3.3: additional information 25..27 of major type 7 are half, single and double floats. */
 const FLOAT_16 = 25;
-const FLOAT_64 = 27;
 const AI_1BYTE = 24;
 const AI_8BYTES = 27;
 
@@ -105,8 +110,8 @@ export function checkWellFormed(bytes: Uint8Array, options: CborDecodeOptions = 
 				item(depth + 1);
 				return;
 			default:
-				if ((arg >= SIMPLE_FALSE && arg <= SIMPLE_NULL) || (arg >= FLOAT_16 && arg <= FLOAT_64)) return;
-				throw new CborError(`CBOR simple value ${arg} is not accepted`);
+				if (arg >= SIMPLE_FALSE && arg <= SIMPLE_NULL) return;
+				throw new CborError(arg >= FLOAT_16 ? "CBOR floating-point values are not accepted" : `CBOR simple value ${arg} is not accepted`);
 		}
 	};
 

@@ -80,11 +80,11 @@ export default suite("cbor (cbor-x profile)", (test) => {
 			["A2 01 01 01 02", "duplicate key"], ["A2 6161 01 6161 02", "duplicate text key"], ["C1 00", "tag 1 (date)"],
 			["C2 41 01", "tag 2 (bignum)"], ["D9 0102 80", "tag 258 (set)"], ["D81C 00", "tag 28 (shared ref)"], ["D2 80", "tag 18 unnamed"],
 			["5B FFFFFFFFFFFFFFFF", "huge length"], ["9B 0000000100000000", "huge array"],
+			["F93C00", "half float"], ["FA3F800000", "single float"], ["FB3FF0000000000000", "double float"],
 		];
 		for (const [hex, what] of bad) throws(() => checkWellFormed(fromHex(hex.replace(/ /g, ""))), CborError, what);
 		checkWellFormed(fromHex("D280"), { tags: [18] });
-		checkWellFormed(fromHex("F93C00"));
-		checkWellFormed(fromHex("FB3FF0000000000000"));
+		checkWellFormed(fromHex("83F4F5F6"));
 		let deep = "";
 		for (let i = 0; i < MAX_CBOR_DEPTH; i++) deep += "81";
 		checkWellFormed(fromHex(deep + "00"));
