@@ -14,5 +14,6 @@ import jpyMessage from "./jpy-message.suite.js";
 import linkFormat from "./link-format.suite.js";
 import x509 from "./x509.suite.js";
 import dtlsFlow from "./dtls-flow.suite.js";
+import est from "./est.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, est];
