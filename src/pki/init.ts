@@ -177,7 +177,7 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
 
 /** The host of an authority "host:port" or "[v6]:port" (RFC 3986 §3.2), without brackets. */
 function hostOf(authority: string): string {
-	const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]/]+))(?::(\d{1,5}))?$/.exec(authority);
+	const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]/\s]+))(?::(\d{1,5}))?$/.exec(authority);
 	if (m === null) throw new RangeError(`MASA authority "${authority}" is not host[:port] or [IPv6][:port]`);
 	return m[1] ?? m[2]!;
 }
