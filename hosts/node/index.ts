@@ -64,7 +64,12 @@ export interface NodeUdpOptions {
 	maxPendingSends?: number;
 	/** How long close() lets pending sends leave before closing the socket anyway (default 500 ms). */
 	closeGraceMs?: number;
-	/** SO_SNDBUF to ask for (the kernel caps it at net.core.wmem_max); default: the system's. */
+	/**
+	 * SO_SNDBUF to ask for (default 1 MiB; Linux grants at most twice net.core.wmem_max). Linux
+	 * holds datagrams for an unresolved neighbour in a queue of its own (unres_qlen_bytes, 208 KiB by
+	 * default) and drops from it when full; a send buffer larger than that queue keeps one neighbour
+	 * that never answers from blocking the whole socket.
+	 */
 	sendBufferBytes?: number;
 	/** Shortest time between two warnings about one socket's drops or errors (default 5 s). */
 	warnIntervalMs?: number;
@@ -74,6 +79,7 @@ export interface NodeUdpOptions {
 
 const DEFAULT_MAX_PENDING_SENDS = 256;
 const DEFAULT_CLOSE_GRACE_MS = 500;
+const DEFAULT_SEND_BUFFER_BYTES = 1 << 20;
 const DEFAULT_WARN_INTERVAL_MS = 5_000;
 /** While an episode lasts, a reminder at most this often (start and end lines are the rule). */
 const STILL_DROPPING_EVERY = 12;
@@ -132,7 +138,7 @@ class SendTrouble {
 		const seconds = Math.round((performance.now() - this.#started) / 1000);
 		const episode = `${s.dropped - this.#before.dropped} dropped, ${s.errors - this.#before.errors} failed${s.errors > this.#before.errors ? ` (last: ${this.#lastError})` : ""}`;
 		if (quiet) {
-			this.#log("info", `udp ${this.#name}: sends flow again after ${seconds} s: ${episode}; ${this.#counters()}`);
+			this.#log("info", `udp ${this.#name}: no drops or send errors for ${this.#intervalMs / 1000} s; the episode lasted ${seconds} s: ${episode}; ${this.#counters()}`);
 			return;
 		}
 		if (++this.#intervals % STILL_DROPPING_EVERY === 0) this.#log("warn", `udp ${this.#name}: still dropping or failing sends after ${seconds} s: ${episode}; ${this.#counters()}`);
@@ -306,7 +312,7 @@ export class NodeUdp implements Udp {
 				type: "udp6",
 				reuseAddr: options.reuseAddress === true,
 				ipv6Only: true,
-				...(this.#o.sendBufferBytes !== undefined ? { sendBufferSize: this.#o.sendBufferBytes } : {}),
+				sendBufferSize: this.#o.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES,
 			});
 			const zone = options.zone ?? "";
 			const address = options.address ?? "::";
