@@ -15,5 +15,6 @@ import linkFormat from "./link-format.suite.js";
 import x509 from "./x509.suite.js";
 import dtlsFlow from "./dtls-flow.suite.js";
 import sessionTable from "./session-table.suite.js";
+import tokenBucket from "./token-bucket.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, sessionTable];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, sessionTable, tokenBucket];
