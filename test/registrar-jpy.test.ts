@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ManualClock, MemoryNetwork, createXsHost } from "../hosts/xs/index.js";
 import type { UdpArrival } from "../hosts/host.js";
 import { JpyEndpoint, MAX_JPY_CONTENT, MAX_JPY_DATAGRAM, MAX_JPY_HEADER, type JpyEndpointOptions, type JpySession } from "../src/registrar/jpy-endpoint.js";
+import { openJpyUdpBridge } from "../src/registrar/udp-bridge.js";
 import { decodeJpy, encodeJpyInto, jpyEncodedLength } from "../modules/jpy/message.js";
 import { fromHex, toHex } from "../modules/util/hex.js";
 import { runFor } from "./lib/drive.js";
@@ -206,5 +207,39 @@ describe("Registrar JPY endpoint", () => {
 		}
 		assert.equal(s.closed, true);
 		t.endpoint.close();
+	});
+});
+
+describe("JPY UDP bridge (cjp jpy-bridge)", () => {
+	it("session sockets take datagrams from the --to server only; others are dropped and counted", async () => {
+		const clock = new ManualClock();
+		const net = new MemoryNetwork({ clock });
+		const iface = (a: string) => [{ name: "eth0", link: "lan", addresses: [a] }];
+		const registrar = createXsHost({ network: net, name: "registrar", interfaces: iface("2001:db8::2") });
+		const proxy = createXsHost({ network: net, name: "proxy", interfaces: iface("2001:db8::1") });
+		const attacker = createXsHost({ network: net, name: "attacker", interfaces: iface("2001:db8::3") });
+		const bridge = await openJpyUdpBridge({ host: registrar, port: 7634, server: { address: "2001:0db8::2", port: 5684, zone: "" } });
+		const seen: UdpArrival[] = [];
+		const server = await registrar.udp.bind({ port: 5684, onDatagram: (_d, from) => void seen.push({ ...from }) });
+		const got: string[] = [];
+		const p = await proxy.udp.bind({ port: 50000, onDatagram: (d) => void got.push(toHex(d)) });
+		p.send(jpy(headerOf(1), new Uint8Array([0x16])), { address: "2001:db8::2", port: 7634, zone: "" });
+		await runFor(clock, 10);
+		assert.equal(seen.length, 1);
+		const session = { address: "2001:db8::2", port: seen[0]!.port, zone: "" };
+		server.send(new Uint8Array([0xaa]), session);
+		await runFor(clock, 10);
+		// Six from another node, two from the server's own address but another port.
+		const spoof = await attacker.udp.bind({ port: 5684, onDatagram: () => {} });
+		const sameHost = await registrar.udp.bind({ port: 5685, onDatagram: () => {} });
+		for (let i = 0; i < 6; i++) spoof.send(new Uint8Array([0xbb]), session);
+		for (let i = 0; i < 2; i++) sameHost.send(new Uint8Array([0xbb]), session);
+		await runFor(clock, 10);
+		server.send(new Uint8Array([0xcc]), session);
+		await runFor(clock, 10);
+		const h = toHex(headerOf(1));
+		assert.deepEqual(got, [`8250${h}41aa`, `8250${h}41cc`]);
+		assert.equal(bridge.stats().foreignDatagrams, 8);
+		bridge.close();
 	});
 });
