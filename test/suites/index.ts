@@ -41,3 +41,6 @@ export const suites: Suite[] = [
 import est from "./est.suite.js";
 
 export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, est];
+import tokenBucket from "./token-bucket.suite.js";
+
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, sessionTable, tokenBucket];
