@@ -18,6 +18,8 @@ import sessionTable from "./session-table.suite.js";
 import cbor from "./cbor.suite.js";
 import cose from "./cose.suite.js";
 import voucher from "./voucher.suite.js";
+import est from "./est.suite.js";
+import tokenBucket from "./token-bucket.suite.js";
 
 export const suites: Suite[] = [
 	aesCcm,
@@ -37,6 +39,8 @@ export const suites: Suite[] = [
 	cbor,
 	cose,
 	voucher,
+	est,
+	tokenBucket,
 ];
 import est from "./est.suite.js";
 
