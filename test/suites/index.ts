@@ -42,6 +42,3 @@ export const suites: Suite[] = [
 	est,
 	tokenBucket,
 ];
-import est from "./est.suite.js";
-
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, est];
