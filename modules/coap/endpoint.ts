@@ -8,7 +8,7 @@
 
 import type { Clock, UdpArrival, UdpPeer } from "../../hosts/host.js";
 import { MAX_SZX } from "./block.js";
-import { ACK, CON, DEFAULT_LEISURE_MS, EMPTY, EXCHANGE_LIFETIME_MS, RST, codeClass } from "./constants.js";
+import { ACK, CON, DEFAULT_LEISURE_MS, EMPTY, EXCHANGE_LIFETIME_MS, NSTART, RST, codeClass } from "./constants.js";
 import { CoapParseError } from "./errors.js";
 import { decode, type CoapMessage, type CoapOption } from "./message.js";
 import { MessageLayer, type MessageLayerOptions } from "./message-layer.js";
@@ -51,6 +51,11 @@ export interface CoapEndpointOptions {
 	maxDedupEntries?: number;
 	/** Wait for a separate response after an empty ACK (default EXCHANGE_LIFETIME). */
 	responseTimeoutMs?: number;
+	/**
+	 * Client: interactions outstanding at once with one server (RFC 7252 §4.7; default NSTART, 1).
+	 * Further requests to it wait, in order, until a response or an ACK ends one. Infinity: no limit.
+	 */
+	nstart?: number;
 }
 
 const DEFAULT_SEPARATE_AFTER_MS = 500;
@@ -96,6 +101,7 @@ export class CoapEndpoint {
 			tokenLength,
 			responseTimeoutMs: options.responseTimeoutMs ?? EXCHANGE_LIFETIME_MS,
 			multicastLeisureMs: leisure,
+			nstart: options.nstart ?? NSTART,
 		});
 		const blockwise = (this.#blockwise = new BlockwiseServer({ clock, sweeper, szx: this.#szx, maxBodyBytes: this.#maxBody }));
 		this.#server = new ServerExchanges({
