@@ -26,6 +26,7 @@ export const suites: Suite[] = [
 	aesCcm,
 	coapCodec,
 	coapEndpoint,
+	coapLayers,
 	coapRouter,
 	dtlsCrypto,
 	dtlsHandshake,
@@ -43,4 +44,3 @@ export const suites: Suite[] = [
 	est,
 	tokenBucket,
 ];
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapLayers, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow];
