@@ -4,6 +4,7 @@ import type { Suite } from "../lib/harness.js";
 import aesCcm from "./aes-ccm.suite.js";
 import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
+import coapLayers from "./coap-layers.suite.js";
 import coapRouter from "./coap-router.suite.js";
 import dtlsCrypto from "./dtls-crypto.suite.js";
 import dtlsHandshake from "./dtls-handshake.suite.js";
@@ -25,6 +26,7 @@ export const suites: Suite[] = [
 	aesCcm,
 	coapCodec,
 	coapEndpoint,
+	coapLayers,
 	coapRouter,
 	dtlsCrypto,
 	dtlsHandshake,
