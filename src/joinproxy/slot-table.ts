@@ -8,7 +8,10 @@
  * A new flow takes the free slot that was released longest ago (never-used slots first), not the
  * lowest: the Registrar keeps a DTLS session per source port for longer (e.g. 120 s) than a slot
  * lives (30 s idle), so reusing a just-freed port at once would hand a new pledge the previous
- * pledge's stale Registrar session (issue 7 item 2). Released slots keep their release time in LAST.
+ * pledge's stale Registrar session (issue 7 item 2). Released slots keep their flow and their
+ * release time (in LAST), and the same flow coming back gets its old slot, and so its old port and
+ * Registrar session: a pledge whose retransmissions outwait the 30 s is the one case where the
+ * Registrar-side session behind a freed port is the right one.
  *
  * Slot layout (SLOT_BYTES = 16):
  *   0..7    pledge IID (low 64 bits of its fe80::/64 address)
@@ -88,7 +91,8 @@ export class SlotTable {
 		let perInterface = 0;
 		for (let i = 0, o = 0; i < this.capacity; i++, o += SLOT_BYTES) {
 			if (b[o + USED] !== 1) {
-				const unused = this.#view.getUint32(o + LAST) === 0 ? 0x1_0000_0000 : this.idle(i, now);
+				const same = b[o + IFINDEX] === ifindex && this.#view.getUint16(o + PORT) === port && this.#sameIid(o, iid, iidOffset);
+				const unused = same ? 0x2_0000_0000 : this.#view.getUint32(o + LAST) === 0 ? 0x1_0000_0000 : this.idle(i, now);
 				if (unused > freeFor) {
 					free = i;
 					freeFor = unused;
@@ -142,7 +146,7 @@ export class SlotTable {
 	release(index: number, now: number): void {
 		const o = index * SLOT_BYTES;
 		if (this.#bytes[o + USED] !== 1) return;
-		this.#bytes.fill(0, o, o + SLOT_BYTES);
+		this.#bytes[o + USED] = 0;
 		// Never 0, which marks a never-used slot.
 		this.#view.setUint32(o + LAST, now >>> 0 || 1);
 		this.#used--;

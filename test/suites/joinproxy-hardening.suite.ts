@@ -57,6 +57,10 @@ export default suite("join proxy hardening", (test) => {
 		equal(proxy.stats().slotsInUse, 0);
 		equal(new Set(ports.slice(0, 4)).size, 4, `four slots, four ports before any is reused: ${ports.join(",")}`);
 		deepEqual(ports.slice(4), ports.slice(0, 2), "then the least recently freed first");
+		// The same flow coming back after its slot expired gets its own old port (its Registrar session), not the oldest.
+		(await collect(n.pledge(3), 40003, [])).send(utf8Encode("back"), JOIN);
+		await runFor(n.clock, 20);
+		equal(seen[seen.length - 1]!.from.port, ports[2]);
 		proxy.close();
 		reg.close();
 	});
