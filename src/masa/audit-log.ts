@@ -28,6 +28,8 @@ export interface MasaAuditLog {
 	record(entry: MasaAuditEntry): void;
 	/** Entries about one device, oldest first (RFC 8995 §5.8 audit-log responses are per device). */
 	forDevice(serialNumber: string): MasaAuditEntry[];
+	/** The newest `limit` entries, oldest first (also those that never named a device). */
+	recent(limit: number): MasaAuditEntry[];
 	close(): void;
 }
 
@@ -47,6 +49,10 @@ export class MemoryAuditLog implements MasaAuditLog {
 
 	forDevice(serialNumber: string): MasaAuditEntry[] {
 		return this.#entries.filter((e) => e.serialNumber === serialNumber).map((e) => ({ ...e }));
+	}
+
+	recent(limit: number): MasaAuditEntry[] {
+		return this.#entries.slice(-limit).map((e) => ({ ...e }));
 	}
 
 	close(): void {}

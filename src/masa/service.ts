@@ -120,10 +120,10 @@ export class MasaService {
 		if (this.#o.checkRegistrarValidity !== false && (now < registrar.notBefore || now > registrar.notAfter)) refuse(Status.forbidden, "the Registrar's certificate is not valid now");
 
 		const rvr = decodeVoucherRequest(rvrCose.payload);
+		if (rvr.serialNumber !== undefined) audit.serialNumber = rvr.serialNumber;
+		if (rvr.nonce !== undefined) audit.nonce = toHex(rvr.nonce);
 		checkRegistrarVoucherRequest(rvr);
 		const serialNumber = rvr.serialNumber!;
-		audit.serialNumber = serialNumber;
-		if (rvr.nonce !== undefined) audit.nonce = toHex(rvr.nonce);
 
 		// §5.5.5: the PVR, signed by the device's IDevID.
 		const pvrCose = decodeCoseSign1(rvr.priorSignedVoucherRequest!);
@@ -137,7 +137,10 @@ export class MasaService {
 		if (rvr.idevidIssuer !== undefined && (issuer === undefined || !bytesEqual(rvr.idevidIssuer, issuer))) refuse(Status.forbidden, "idevid-issuer does not match the IDevID");
 		if (!this.#proximate(pvr, registrar)) refuse(Status.forbidden, "the Registrar the pledge saw (proximity-registrar-*) did not sign the RVR");
 		if (!this.#o.owns(serialNumber)) refuse(Status.notFound, `unknown device ${serialNumber}`);
-		return { rvr, serialNumber, registrar, registrarChain: chainFromBag(registrar, bag), nonce: rvr.nonce };
+		// The CA the voucher will pin must really be the Registrar's issuer, not just carry its name.
+		const registrarChain = chainFromBag(registrar, bag);
+		if (registrarChain.length > 1 && !verifyChain(registrarChain, [registrarChain[registrarChain.length - 1]!], { crypto }).ok) refuse(Status.forbidden, "the Registrar's chain in the x5bag does not verify");
+		return { rvr, serialNumber, registrar, registrarChain, nonce: rvr.nonce };
 	}
 
 	/** The device's IDevID: from the RVR's bag (cBRSKI -30) or the inventory, chaining to the manufacturer. */
@@ -149,7 +152,7 @@ export class MasaService {
 			// IDevIDs are checked without a clock: they are meant to outlive their notAfter (RFC 8995 §2.3.1).
 			if (isP256Key(c.publicKey) && verifyChain(chainFromBag(c, bag), this.#anchors, { crypto: this.#o.crypto }).ok) return c;
 		}
-		return refuse(candidates.length === 0 ? Status.forbidden : Status.forbidden, candidates.length === 0 ? `no IDevID for ${serialNumber} in the RVR or the inventory` : `the IDevID of ${serialNumber} does not chain to the manufacturer CA`);
+		return refuse(Status.forbidden, candidates.length === 0 ? `no IDevID for ${serialNumber} in the RVR or the inventory` : `the IDevID of ${serialNumber} does not chain to the manufacturer CA`);
 	}
 
 	#proximate(pvr: VoucherRequest, registrar: Certificate): boolean {

@@ -18,6 +18,7 @@ export class SqliteAuditLog implements MasaAuditLog {
 	readonly #db: Database.Database;
 	readonly #insert: Database.Statement;
 	readonly #select: Database.Statement<[string], Row>;
+	readonly #recent: Database.Statement<[number], Row>;
 	#closed = false;
 
 	constructor(file: string) {
@@ -39,6 +40,7 @@ export class SqliteAuditLog implements MasaAuditLog {
 			"INSERT INTO audit (time, outcome, status, serial_number, registrar, pinned_domain, nonce, reason) VALUES (@time, @outcome, @status, @serialNumber, @registrar, @pinnedDomain, @nonce, @reason)",
 		);
 		this.#select = this.#db.prepare<[string], Row>("SELECT * FROM audit WHERE serial_number = ? ORDER BY id");
+		this.#recent = this.#db.prepare<[number], Row>("SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id");
 	}
 
 	record(e: MasaAuditEntry): void {
@@ -55,15 +57,11 @@ export class SqliteAuditLog implements MasaAuditLog {
 	}
 
 	forDevice(serialNumber: string): MasaAuditEntry[] {
-		return this.#select.all(serialNumber).map((r) => {
-			const e: MasaAuditEntry = { time: r.time, outcome: r.outcome, status: r.status };
-			if (r.serial_number !== null) e.serialNumber = r.serial_number;
-			if (r.registrar !== null) e.registrar = r.registrar;
-			if (r.pinned_domain !== null) e.pinnedDomain = r.pinned_domain;
-			if (r.nonce !== null) e.nonce = r.nonce;
-			if (r.reason !== null) e.reason = r.reason;
-			return e;
-		});
+		return this.#select.all(serialNumber).map(entry);
+	}
+
+	recent(limit: number): MasaAuditEntry[] {
+		return this.#recent.all(limit).map(entry);
 	}
 
 	/** Idempotent. */
@@ -72,4 +70,14 @@ export class SqliteAuditLog implements MasaAuditLog {
 		this.#closed = true;
 		this.#db.close();
 	}
+}
+
+function entry(r: Row): MasaAuditEntry {
+	const e: MasaAuditEntry = { time: r.time, outcome: r.outcome, status: r.status };
+	if (r.serial_number !== null) e.serialNumber = r.serial_number;
+	if (r.registrar !== null) e.registrar = r.registrar;
+	if (r.pinned_domain !== null) e.pinnedDomain = r.pinned_domain;
+	if (r.nonce !== null) e.nonce = r.nonce;
+	if (r.reason !== null) e.reason = r.reason;
+	return e;
 }
