@@ -5,6 +5,7 @@ import aesCcm from "./aes-ccm.suite.js";
 import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
 import coapRouter from "./coap-router.suite.js";
+import dtlsCoaps from "./dtls-coaps.suite.js";
 import dtlsCrypto from "./dtls-crypto.suite.js";
 import dtlsHandshake from "./dtls-handshake.suite.js";
 import dtlsRecord from "./dtls-record.suite.js";
@@ -16,4 +17,4 @@ import x509 from "./x509.suite.js";
 import dtlsFlow from "./dtls-flow.suite.js";
 import sessionTable from "./session-table.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, sessionTable];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, dtlsCoaps, sessionTable];
