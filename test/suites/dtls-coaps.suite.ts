@@ -11,8 +11,7 @@ import { ManualClock, MemoryNetwork, createXsHost } from "../../hosts/xs/index.j
 import type { UdpPeer } from "../../hosts/host.js";
 import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { CoapsServer, openCoapsClient } from "../../modules/dtls/coaps.js";
-import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";
-import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
+import { pledgeCredentials, registrarCredentials } from "../lib/draft-dtls.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
 import { CoapRouter } from "../../modules/coap/router.js";
@@ -35,8 +34,7 @@ export default suite("coaps", (test) => {
 			crypto: registrarCrypto,
 			clock,
 			random: (b) => registrarHost.random(b),
-			identity: { certificates: [pem("cert-registrar.pem")], privateKey: parseEcPrivateKey(pem("key-registrar.pem")) },
-			verifyPeer: anchoredVerifier({ anchors: [pem("cert-masa_ca.pem")], crypto: registrarCrypto }),
+			...registrarCredentials(pem, registrarCrypto),
 			handler: new CoapRouter().add("/hello", { get: (req) => (seen.push(`${req.peer.address}:${req.peer.port}`), { code: Code.Content, payload: utf8Encode(`hello ${seen.length}`) }) }).handler,
 		});
 		const socket = await CoapsServer.onUdp(registrarHost, server, { port: SERVER.port });
@@ -48,8 +46,7 @@ export default suite("coaps", (test) => {
 					crypto: pledgeCrypto,
 					server: SERVER,
 					port: 40000,
-					identity: { certificates: [pem("cert-pledge.pem")], privateKey: parseEcPrivateKey(pem("key-pledge.pem")) },
-					verifyPeer: anchoredVerifier({ anchors: [pem("cert-domain_ca.pem")], crypto: pledgeCrypto }),
+					...pledgeCredentials(pem, pledgeCrypto),
 				}),
 				10_000,
 			);

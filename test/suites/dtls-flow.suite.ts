@@ -7,8 +7,7 @@ import type { UdpPeer } from "../../hosts/host.js";
 import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { DtlsConnection, DtlsAlertError, type DtlsConnectionOptions } from "../../modules/dtls/connection.js";
 import { DtlsServer, type DtlsServerOptions } from "../../modules/dtls/server.js";
-import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";
-import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
+import { pledgeCredentials, registrarCredentials } from "../lib/draft-dtls.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
 import { CONTENT_ALERT, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, DTLS_1_2, parseDatagram, recordLength, writeRecord } from "../../modules/dtls/record.js";
@@ -56,9 +55,8 @@ async function world(options: WorldOptions = {}) {
 		crypto: registrarCrypto,
 		clock,
 		random: (b) => registrarHost.random(b),
-		identity: { certificates: [pem("cert-registrar.pem")], privateKey: parseEcPrivateKey(pem(options.serverKey ?? "key-registrar.pem")) },
+		...registrarCredentials(pem, registrarCrypto, options.serverKey),
 		handshakeTimeoutMs: 30_000,
-		verifyPeer: anchoredVerifier({ anchors: [pem("cert-masa_ca.pem")], crypto: registrarCrypto }),
 		onAccept: () => {},
 		onConnected: () => (out.serverConnected = true),
 		onData: (_peer, data, c) => {
@@ -104,8 +102,7 @@ async function pledge(w: World, options: PledgeOptions = {}) {
 		clock: w.clock,
 		random: (b) => w.pledgeHost.random(b),
 		send: (d) => socket.send(d, REGISTRAR),
-		identity: { certificates: [pem("cert-pledge.pem")], privateKey: parseEcPrivateKey(pem("key-pledge.pem")) },
-		verifyPeer: anchoredVerifier({ anchors: [pem(options.clientAnchor ?? "cert-domain_ca.pem")], crypto: pledgeCrypto, ...(options.clientNow !== undefined ? { now: () => options.clientNow! } : {}) }),
+		...pledgeCredentials(pem, pledgeCrypto, { ...(options.clientAnchor !== undefined ? { anchor: options.clientAnchor } : {}), ...(options.clientNow !== undefined ? { now: () => options.clientNow! } : {}) }),
 		handshakeTimeoutMs: 30_000,
 		onConnected: () => {
 			out.clientConnected = true;
