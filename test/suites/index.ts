@@ -1,9 +1,10 @@
-/* Every suite that runs in both lanes (Node and XS). Add new suites here, once. */
+/* Every suite that runs in both lanes (Node and XS). Add new suites here, once: one line per import and per entry (.gitattributes merges this file by union). */
 
 import type { Suite } from "../lib/harness.js";
 import aesCcm from "./aes-ccm.suite.js";
 import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
+import coapLayers from "./coap-layers.suite.js";
 import coapRouter from "./coap-router.suite.js";
 import dtlsCoaps from "./dtls-coaps.suite.js";
 import dtlsCrypto from "./dtls-crypto.suite.js";
@@ -16,5 +17,32 @@ import linkFormat from "./link-format.suite.js";
 import x509 from "./x509.suite.js";
 import dtlsFlow from "./dtls-flow.suite.js";
 import sessionTable from "./session-table.suite.js";
+import cbor from "./cbor.suite.js";
+import cose from "./cose.suite.js";
+import voucher from "./voucher.suite.js";
+import est from "./est.suite.js";
+import tokenBucket from "./token-bucket.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, dtlsCoaps, sessionTable];
+export const suites: Suite[] = [
+	aesCcm,
+	coapCodec,
+	coapEndpoint,
+	coapLayers,
+	coapRouter,
+	dtlsCrypto,
+	dtlsHandshake,
+	dtlsRecord,
+	joinProxy,
+	jpyHeader,
+	jpyMessage,
+	linkFormat,
+	x509,
+	dtlsFlow,
+	dtlsCoaps,
+	sessionTable,
+	cbor,
+	cose,
+	voucher,
+	est,
+	tokenBucket,
+];
