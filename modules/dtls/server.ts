@@ -40,7 +40,10 @@ export interface DtlsServerOptions {
 	verifyPeer: PeerVerifier;
 	/** A new association passed the cookie check; return its event handlers. */
 	onAccept(peer: string, connection: DtlsConnection): void;
-	/** Most associations at once; the least recently active one is dropped beyond (default 64). */
+	/**
+	 * Most associations at once (default 64). Beyond, the least recently active one still in its
+	 * handshake is dropped, so new peers displace their own kind; only then an established one.
+	 */
 	maxSessions?: number;
 	/** Associations idle this long are closed (default 120 s). */
 	idleTimeoutMs?: number;
@@ -94,6 +97,7 @@ export class DtlsServer {
 			clock: options.clock,
 			maxSessions: options.maxSessions ?? 64,
 			idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
+			evictFirst: (s) => s.connection.state !== "connected",
 			onEnd: (_peer, s, reason) => {
 				if (reason === "evicted") this.#stats.evicted++;
 				s.connection.close();

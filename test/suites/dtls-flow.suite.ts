@@ -11,7 +11,7 @@ import { pledgeCredentials, registrarCredentials } from "../lib/draft-dtls.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
 import { CONTENT_ALERT, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, DTLS_1_2, parseDatagram, recordLength, writeRecord } from "../../modules/dtls/record.js";
-import { CipherSuite, encodeClientHello, encodeHandshakeMessage, extendedMasterSecretExtension, HandshakeType } from "../../modules/dtls/handshake.js";
+import { CipherSuite, decodeHelloVerifyRequest, encodeClientHello, encodeHandshakeMessage, extendedMasterSecretExtension, HandshakeType } from "../../modules/dtls/handshake.js";
 import { peerKey } from "../../modules/util/peer.js";
 
 const pem = (name: string): Uint8Array => pemToDer(fixture(`cbrski/${name}`))[0]!;
@@ -341,6 +341,26 @@ export default suite("dtls handshake flow", (test) => {
 		deepEqual([stats.active, stats.accepted, stats.replaced, stats.badCookies], [1, 1, 0, 1]);
 		equal(h.out.serverCloses, 0);
 		ok(await echoes(h), "the association still carries data");
+		h.close();
+	});
+
+	test("a full table makes room from associations still in their handshake, not from an established one", async () => {
+		const h = await handshake({ server: { maxSessions: 2 }, runMs: 1_000 });
+		ok(h.out.clientConnected && h.out.serverConnected);
+		// Three other peers pass the cookie exchange and leave their handshakes hanging.
+		for (let i = 0; i < 3; i++) {
+			const peer = peerKey({ address: `fe80::${10 + i}`, port: 40000, zone: "wpan0" });
+			const random = new Uint8Array(32).fill(10 + i);
+			const hvr: Uint8Array[] = [];
+			h.server.receive(clientHelloRecord(random, new Uint8Array(0)), peer, (d) => hvr.push(d));
+			const cookie = decodeHelloVerifyRequest(hvr[0]!.subarray(13 + 12)).cookie;
+			h.server.receive(clientHelloRecord(random, cookie), peer, () => {});
+			await runFor(h.clock, 100);
+		}
+		const stats = h.server.stats();
+		deepEqual([stats.accepted, stats.evicted, stats.active], [4, 2, 2]);
+		equal(h.out.serverCloses, 2);
+		ok(await echoes(h), "the established association was kept");
 		h.close();
 	});
 
