@@ -211,6 +211,8 @@ try {
 } finally {
 	for (const r of relays) {
 		r.child.send("close");
+		// A relay that does not end by itself must not keep the bench waiting.
+		setTimeout(() => r.child.kill(), 2000).unref();
 		r.pledge.close();
 		r.registrar.close();
 	}
