@@ -3,25 +3,27 @@
  * bare dgram forwarder, inside the network namespace run.ts makes (the proxy relays only link-local
  * pledges). Prints one JSON line.
  *
- * How, and why (each choice answers a noise source measured while building this):
+ * How, and why: each choice answers a noise source measured while building this, on 2 shared cores
+ * with other sessions keeping the load average at 10–17 (IQR = spread of the per-window ratios):
  * - One long-lived process per relay (bare, stateful, stateless, and a second bare forwarder as a
  *   null check that should read 1), each warmed up first: no process start, module load or JIT
- *   warm-up inside a window (the old method started a process for every 1 s window).
+ *   warm-up inside a window (the old method started a process for every 1 s window; its ratios
+ *   ranged 0.95–1.36 on this machine).
  * - The figure is capacity: datagrams relayed per CPU-second of the relay process (process.cpuUsage,
  *   all threads, kernel time included), the rate a relay reaches with a core to itself. Wall-clock
- *   rates on a shared machine follow the other load (bare fell from 55,000 to 17,000 datagrams/s
- *   within one run while its cost stayed at 17–20 µs a datagram), and this Node load generator costs
- *   nearly as much per datagram as the bare forwarder, so when it falls behind, a wall-clock ratio is
- *   the generator's. The wall-clock ratio is still reported, as a check.
- * - Each window loads the bare forwarder and one of ours at the same time, both on one core: they
- *   share whatever else happens on the machine in that window, and the scheduler gives them equal
- *   time, so per-window ratios spread ~4× less than windows taken one after the other.
+ *   rates follow the other load (bare fell from 55,000 to 17,000 datagrams/s within one run while
+ *   its cost stayed at 17–20 µs a datagram), and this Node load generator costs nearly as much per
+ *   datagram as the bare forwarder (~15 µs against ~17 µs), so when it falls behind, a wall-clock
+ *   ratio is the generator's. The wall-clock ratio is still reported, as a check.
+ * - Each window loads the bare forwarder and one of ours at the same time, on one core: both see
+ *   the same disturbances, and the scheduler gives them equal time. IQR 0.02 instead of 0.06–0.13
+ *   with windows taken one after the other.
  * - The load generator runs on one CPU and the relays on another (`taskset`, with two or more CPUs):
- *   left to the scheduler the quartiles were ~2× wider.
- * - Raised priority when allowed (root): with other work on the machine the generator otherwise
- *   falls behind and the relays wake up for every datagram instead of draining their queues. On
- *   Linux, nice counts only within a session's autogroup, so run.ts starts this in its own session
- *   and this raises that autogroup too.
+ *   left to the scheduler, IQR 0.06–0.08.
+ * - Raised priority when allowed (root; nice −15, not a real-time class that could starve the rest):
+ *   otherwise the generator falls behind, the relays wake up for every datagram instead of draining
+ *   a queue, and IQR 0.09–0.11. On Linux, nice counts only within a session's autogroup, so run.ts
+ *   starts this in its own session and this raises that autogroup too.
  * - The figure is the median over rounds, reported with its quartiles and extremes.
  */
 
@@ -34,7 +36,7 @@ import { fileURLToPath } from "node:url";
 const IFACE = "d0";
 const PLEDGE = "fe80::2";
 const REGISTRAR = "2001:db8::2";
-/** Datagrams in flight per relay: enough that the relay always finds work queued, few enough that no socket buffer overflows. */
+/** Datagrams in flight per relay: a queue for the relay to drain, far below what a socket buffer holds. */
 const INFLIGHT = 48;
 const WARMUP_MS = 1500;
 const SETTLE_MS = 50;
@@ -42,7 +44,7 @@ const WINDOW_MS = 250;
 /** Each round is one window per relay of ours (three): ~35 s in all with start-up and warm-up. */
 const ROUNDS = 30;
 const PAYLOAD = Buffer.alloc(200, 0x16);
-/** Nice value while measuring (weight ~28× a nice-0 competitor's, not a real-time class that could starve it). */
+/** Nice value while measuring: CPU weight ~28× a nice-0 competitor's. */
 const NICE = -15;
 
 type Kind = "bare" | "stateful" | "stateless" | "null";

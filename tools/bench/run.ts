@@ -66,7 +66,9 @@ if (wants("relay")) {
 			for (const dev of ["d0", "d1"]) ip("-n", ns, "link", "set", dev, "up");
 			for (const a of ["fe80::1/64", "fe80::2/64", "fe80::3/64", "fe80::4/64", "fe80::5/64", "2001:db8::1/64", "2001:db8::2/64"]) ip("-n", ns, "addr", "add", a, "dev", "d0", "nodad");
 			// Its own session, so that raising its priority (node-relay.ts) touches nothing else.
-			const out = spawnSync("setsid", ["ip", "netns", "exec", ns, process.execPath, "--import", "tsx", fileURLToPath(new URL("./node-relay.ts", import.meta.url))], { encoding: "utf8", timeout: 150_000 });
+			const argv = ["ip", "netns", "exec", ns, process.execPath, "--import", "tsx", fileURLToPath(new URL("./node-relay.ts", import.meta.url))];
+			let out = spawnSync("setsid", argv, { encoding: "utf8", timeout: 150_000 });
+			if ((out.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") out = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 150_000 });
 			if (out.status !== 0) throw new Error(out.stderr || `node-relay.ts ended with ${out.status ?? out.signal}`);
 			const r = JSON.parse(out.stdout.trim().split("\n").pop()!) as Record<string, Spread> & { rounds: number; windowMs: number; pinned: boolean; raisedPriority: boolean; bareDatagramsPerCpuSecond: number };
 			const parts: string[] = [];
