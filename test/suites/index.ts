@@ -38,3 +38,6 @@ export const suites: Suite[] = [
 	cose,
 	voucher,
 ];
+import est from "./est.suite.js";
+
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, est];
