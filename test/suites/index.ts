@@ -18,6 +18,7 @@ import sessionTable from "./session-table.suite.js";
 import cbor from "./cbor.suite.js";
 import cose from "./cose.suite.js";
 import voucher from "./voucher.suite.js";
+import est from "./est.suite.js";
 
 export const suites: Suite[] = [
 	aesCcm,
@@ -37,7 +38,5 @@ export const suites: Suite[] = [
 	cbor,
 	cose,
 	voucher,
+	est,
 ];
-import est from "./est.suite.js";
-
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, est];
