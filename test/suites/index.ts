@@ -46,4 +46,5 @@ export const suites: Suite[] = [
 	voucher,
 	est,
 	tokenBucket,
+	pledge,
 ];
