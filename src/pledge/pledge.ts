@@ -365,7 +365,7 @@ export class Pledge {
 				host: { udp: this.#udp, clock: this.#host.clock, random: (b) => this.#host.random(b) },
 				crypto: this.#crypto,
 				server: peer,
-				zone: peer.zone,
+				...(peer.zone !== "" ? { zone: peer.zone } : {}),
 				identity,
 				verifyPeer,
 				dtls: { maxFragmentLength: this.#t.maxFragmentLength, handshakeTimeoutMs: this.#t.handshakeTimeoutMs },

@@ -33,6 +33,9 @@ export const REGISTRAR_JPY_PORT = 7634;
 
 export interface TestRegistrarOptions {
 	host: Host;
+	/** Ports to serve CoAPS and JPY on (defaults 5684 and 7634; 0: any free port, see `ports`). */
+	coapsPort?: number;
+	jpyPort?: number;
 	/** Changes the voucher the "MASA" issues for a PVR; called with the attempt number (1, 2, ...). */
 	tamperVoucher?: (v: Voucher, attempt: number) => Voucher | undefined;
 	/** Signs vouchers with this key (default the draft's MASA CA key) for these attempts. */
@@ -114,10 +117,10 @@ export class TestRegistrar {
 
 	static async start(options: TestRegistrarOptions): Promise<TestRegistrar> {
 		const r = new TestRegistrar(options);
-		r.#sockets.push(await CoapsServer.onUdp(options.host, r.#server, { port: REGISTRAR_COAPS_PORT }));
+		r.#sockets.push(await CoapsServer.onUdp(options.host, r.#server, { port: options.coapsPort ?? REGISTRAR_COAPS_PORT }));
 		// JPY (JP draft §4.5.7): (proxy address, port, header) is the session; replies echo the header.
 		const jpy: UdpSocket = await options.host.udp.bind({
-			port: REGISTRAR_JPY_PORT,
+			port: options.jpyPort ?? REGISTRAR_JPY_PORT,
 			onDatagram: (data, from) => {
 				let v;
 				try {
@@ -137,6 +140,11 @@ export class TestRegistrar {
 		});
 		r.#sockets.push(jpy);
 		return r;
+	}
+
+	/** The bound CoAPS and JPY ports. */
+	get ports(): { coaps: number; jpy: number } {
+		return { coaps: this.#sockets[0]!.port, jpy: this.#sockets[1]!.port };
 	}
 
 	/** The voucher requests answered so far (1-based attempt number of the next). */
