@@ -22,6 +22,7 @@ import cbor from "./cbor.suite.js";
 import cose from "./cose.suite.js";
 import voucher from "./voucher.suite.js";
 import est from "./est.suite.js";
+import pledge from "./pledge.suite.js";
 import tokenBucket from "./token-bucket.suite.js";
 
 export const suites: Suite[] = [
@@ -46,5 +47,6 @@ export const suites: Suite[] = [
 	cose,
 	voucher,
 	est,
+	pledge,
 	tokenBucket,
 ];
