@@ -10,6 +10,7 @@ import dtlsCrypto from "./dtls-crypto.suite.js";
 import dtlsHandshake from "./dtls-handshake.suite.js";
 import dtlsRecord from "./dtls-record.suite.js";
 import joinProxy from "./joinproxy.suite.js";
+import joinProxyHardening from "./joinproxy-hardening.suite.js";
 import jpyHeader from "./jpy-header.suite.js";
 import jpyMessage from "./jpy-message.suite.js";
 import linkFormat from "./link-format.suite.js";
@@ -32,6 +33,7 @@ export const suites: Suite[] = [
 	dtlsHandshake,
 	dtlsRecord,
 	joinProxy,
+	joinProxyHardening,
 	jpyHeader,
 	jpyMessage,
 	linkFormat,
