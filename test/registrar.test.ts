@@ -3,18 +3,16 @@
  * a `cjp pki init` identity runs rv → vs → crts → sen → es, then /es again on a session with its
  * new LDevID; the LDevID passes `openssl verify` against the domain CA. Negative cases end in the
  * digest's CoAP codes with database rows; a slow or unreachable MASA gives 5.03 and then the voucher
- * on the identical resend; the SQLite records survive a restart. The MASA is a double (MasaService
- * is not in main yet) reached in process, and once over HTTPS with mutual TLS.
+ * on the identical resend; the SQLite records survive a restart. The MASA is src/masa's, reached in
+ * process (wrapped to take it down or slow it) and over its HTTPS server with mutual TLS.
  */
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:https";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
 import { createNodeHost } from "../hosts/node/index.js";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
 import { Code, ContentFormat, Opt } from "../modules/coap/constants.js";
@@ -31,14 +29,18 @@ import { inProcessMasaClient } from "../src/registrar/masa-client.js";
 import { HttpsMasaClient } from "../src/registrar/https-masa-client.js";
 import { startNodeRegistrar, type NodeRegistrar } from "../src/registrar/node-registrar.js";
 import { SqliteRegistrarDatabase } from "../src/registrar/sqlite-database.js";
-import { MasaDouble } from "./node-lib/masa-double.js";
+import { FlakyMasa } from "./node-lib/flaky-masa.js";
+import { startMasaFromConfig, type RunningMasa } from "../src/masa/from-config.js";
+import { loadMasaConfig } from "../src/pki/config.js";
+import { requestVoucherUrl } from "../src/registrar/masa-client.js";
 import { connect, loadPledge, makeCsr, makePvr, post, requestVoucher, telemetry, type Session } from "./node-lib/test-pledge.js";
 
 const crypto = createNodeCrypto();
 const host = createNodeHost({ logLevel: "error" });
 let dir: string;
 let config: RegistrarConfig;
-let masa: MasaDouble;
+let masa: FlakyMasa;
+let realMasa: RunningMasa;
 let nr: NodeRegistrar;
 const server = () => ({ address: "::1", port: nr.registrar.coapsPort!, zone: "" });
 
@@ -56,12 +58,15 @@ before(async () => {
 	json.manufacturers[0].serials = ["PLEDGE-0001", "PLEDGE-0002"];
 	writeFileSync(file, JSON.stringify(json));
 	config = loadRegistrarConfig(file);
-	masa = new MasaDouble(join(dir, "masa"));
+	const mc = loadMasaConfig(join(dir, "masa"));
+	realMasa = await startMasaFromConfig({ ...mc, listen: { address: "::1", port: 0 } }, () => {});
+	masa = new FlakyMasa(realMasa.service);
 	nr = await start();
 });
 
-after(() => {
+after(async () => {
 	nr.close();
+	await realMasa.close();
 	rmSync(dir, { recursive: true, force: true });
 });
 
@@ -212,22 +217,7 @@ describe("Registrar on loopback", () => {
 	});
 
 	it("over HTTPS with mutual TLS to a MASA whose certificate chains to the manufacturer's MASA TLS anchor", async () => {
-		const m = join(dir, "masa");
-		let clientCert: Uint8Array | undefined;
-		const https = createServer(
-			{ cert: readFileSync(join(m, "tls.pem")), key: readFileSync(join(m, "tls.key")), ca: readFileSync(join(m, "registrar-anchors", "domain-ca.pem")), requestCert: true, rejectUnauthorized: true },
-			(req, res) => {
-				clientCert = new Uint8Array((req.socket as import("node:tls").TLSSocket).getPeerCertificate().raw);
-				const chunks: Buffer[] = [];
-				req.on("data", (c: Buffer) => chunks.push(c));
-				req.on("end", async () => {
-					const a = await masa.requestVoucher(new Uint8Array(Buffer.concat(chunks)));
-					res.writeHead(a.status, { "content-type": a.contentType }).end(a.body);
-				});
-			},
-		);
-		await new Promise<void>((r) => https.listen(0, "::1", r));
-		const port = (https.address() as AddressInfo).port;
+		const port = realMasa.https.port;
 		const chain = config.chain.map((f) => pemToDer(readFileSync(f, "utf8"))[0]!);
 		const client = new HttpsMasaClient({ clientChain: chain, clientKeyPem: readFileSync(config.key, "utf8"), timeoutMs: 5000 });
 		// The IDevIDs name [::1]:9443; point the manufacturer at the test server instead (policy override).
@@ -239,7 +229,6 @@ describe("Registrar on loopback", () => {
 			try {
 				const { response } = await requestVoucher(s, makePvr(crypto, pledge, s.registrarChain[0]!));
 				assert.equal(response.code, Code.Changed);
-				assert.deepEqual(clientCert, chain[0], "the Registrar presented its certificate");
 			} finally {
 				s.client.close();
 			}
@@ -247,7 +236,17 @@ describe("Registrar on loopback", () => {
 			const wrong = await client.requestVoucher({ url: `https://[::1]:${port}/.well-known/brski/requestvoucher`, tlsAnchors: [chain[1]!], rvr: new Uint8Array(1) }).then(() => "answered", (e: Error) => e.name);
 			assert.equal(wrong, "MasaUnreachableError");
 		} finally {
-			https.close();
+			nr.close();
+			nr = await start();
 		}
+	});
+
+	it("MASA URL: an authority gets https:// and the well-known path; full https URLs are taken as the base; others are refused", () => {
+		assert.equal(requestVoucherUrl("[::1]:9443"), "https://[::1]:9443/.well-known/brski/requestvoucher");
+		assert.equal(requestVoucherUrl("masa.example"), "https://masa.example/.well-known/brski/requestvoucher");
+		assert.equal(requestVoucherUrl("https://masa.example/.well-known/brski/"), "https://masa.example/.well-known/brski/requestvoucher");
+		assert.equal(requestVoucherUrl("https://masa.example:8443/.well-known/brski/requestvoucher"), "https://masa.example:8443/.well-known/brski/requestvoucher");
+		assert.equal(requestVoucherUrl("http://masa.example/x"), undefined);
+		assert.equal(requestVoucherUrl("https://"), undefined);
 	});
 });

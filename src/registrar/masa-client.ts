@@ -7,10 +7,9 @@
 
 import { Code, code } from "../../modules/coap/constants.js";
 
-/** RFC 8995 §5.4 / cBRSKI §7: the MASA's voucher request resource. */
-export const REQUEST_VOUCHER_PATH = "/.well-known/brski/requestvoucher";
-/** cBRSKI §9.2: the media type of COSE vouchers and voucher requests, both directions. */
-export const VOUCHER_COSE_MEDIA_TYPE = "application/voucher+cose";
+import { REQUEST_VOUCHER_PATH } from "../masa/https-server.js";
+
+export { VOUCHER_COSE_MEDIA_TYPE } from "../masa/service.js";
 
 export interface MasaAnswer {
 	/** HTTP status. */
@@ -49,17 +48,16 @@ export class MasaUnreachableError extends Error {
  * base. A policy override has the same forms. Undefined for anything that is not https.
  */
 export function requestVoucherUrl(masaUrl: string): string | undefined {
-	let base: string;
-	if (!masaUrl.includes("/")) base = `https://${masaUrl}/.well-known/brski`;
-	else if (masaUrl.startsWith("https://")) base = masaUrl.replace(/\/+$/, "");
-	else return undefined;
 	let url: URL;
 	try {
-		url = new URL(base.endsWith("/requestvoucher") ? base : `${base.endsWith("/.well-known/brski") ? base : base + "/.well-known/brski"}/requestvoucher`);
+		url = new URL(masaUrl.includes("/") ? masaUrl : `https://${masaUrl}`);
 	} catch {
 		return undefined;
 	}
-	return url.protocol === "https:" && url.hostname !== "" ? url.href : undefined;
+	if (url.protocol !== "https:" || url.hostname === "" || url.search !== "" || url.hash !== "") return undefined;
+	const path = url.pathname.replace(/\/+$/, "");
+	url.pathname = path.endsWith(REQUEST_VOUCHER_PATH) ? path : `${path.replace(/\/\.well-known\/brski$/, "")}${REQUEST_VOUCHER_PATH}`;
+	return url.href;
 }
 
 /** Digest R34 / cBRSKI §6.5: the HTTP statuses EST and BRSKI name, and their CoAP equivalents. */

@@ -11,10 +11,11 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { Code } from "../../modules/coap/constants.js";
 import { CoseError, decodeCoseSign1, encodeCoseSign1, signCoseSign1, verifyCoseSign1 } from "../../modules/cose/sign1.js";
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
-import { derTlv } from "../../modules/asn1/der.js";
+import { derOctetString, derTlv } from "../../modules/asn1/der.js";
+import { idevidIssuerOf } from "../../modules/voucher/idevid-issuer.js";
 import { bytesEqual } from "../../modules/util/hex.js";
 import { Assertion, VoucherError, checkPledgeVoucherRequest, decodeVoucherRequest, encodeVoucherRequest, type VoucherRequest } from "../../modules/voucher/voucher.js";
-import { Oid, type Certificate } from "../../modules/x509/certificate.js";
+import type { Certificate } from "../../modules/x509/certificate.js";
 
 /** A refusal: the CoAP code for the pledge and the reason for the log. */
 export interface Refusal {
@@ -22,20 +23,16 @@ export interface Refusal {
 	reason: string;
 }
 
-const OCTET_STRING = 0x04;
 const SEQUENCE = 0x30;
 /** AuthorityKeyIdentifier keyIdentifier [0] IMPLICIT OCTET STRING (RFC 5280 §4.2.1.1). */
 const KEY_IDENTIFIER_TAG = 0x80;
 
 /**
- * 8366bis §5.3 (digest §4.3): idevid-issuer is the IDevID's whole AKI extnValue OCTET STRING, its
- * `04 len` header included; without an AKI, the same structure around the SHA-1 of the public key
- * (RFC 5280 §4.2.1.2 method 1).
+ * 8366bis §5.3 (digest §4.3): the IDevID's AKI extnValue as idevid-issuer; without an AKI, the same
+ * structure around the SHA-1 of the public key (RFC 5280 §4.2.1.2 method 1).
  */
 export function idevidIssuer(idevid: Certificate): Uint8Array {
-	const aki = idevid.extensions.find((e) => e.oid === Oid.AUTHORITY_KEY_IDENTIFIER);
-	const value = aki?.value ?? derTlv(SEQUENCE, derTlv(KEY_IDENTIFIER_TAG, sha1(idevid.publicKey.bytes)));
-	return derTlv(OCTET_STRING, value);
+	return idevidIssuerOf(idevid) ?? derOctetString(derTlv(SEQUENCE, derTlv(KEY_IDENTIFIER_TAG, sha1(idevid.publicKey.bytes))));
 }
 
 export interface VerifiedPvr {
