@@ -65,8 +65,11 @@ export interface RegistrarOptions {
 	coaps: Listen | null;
 	/** JPY for stateless proxies; null: off. */
 	jpy: Listen | null;
-	/** Answer Registrar discovery at ff05::fd:5683 on `zone`, advertising `address` (a routable one). */
-	discovery?: { zone: string; address: string };
+	/**
+	 * Answer Registrar discovery at ff05::fd:5683 on `zone`, advertising `address` (a routable one),
+	 * after a random delay up to `leisureMs` (RFC 7252 §8.2, default 5 s; keep it below the proxies' wait).
+	 */
+	discovery?: { zone: string; address: string; leisureMs?: number };
 	/** See VoucherService. */
 	masaWaitMs?: number;
 	retryAfterSeconds?: number;
@@ -150,11 +153,11 @@ export class Registrar {
 	}
 
 	/** Draft §5.1: `<coaps://[a]:p>;rt=brski` (stateful) and `<jpy://[a]:p>;rt=brski.rjp` (stateless). */
-	async #answerDiscovery(host: Host, d: { zone: string; address: string }): Promise<UdpCoap> {
+	async #answerDiscovery(host: Host, d: NonNullable<RegistrarOptions["discovery"]>): Promise<UdpCoap> {
 		const router = new CoapRouter();
 		if (this.#coaps !== undefined) router.addLink({ target: `coaps://[${d.address}]:${this.#coaps.port}`, attributes: [{ name: "rt", value: RT_REGISTRAR }] });
 		if (this.#jpy !== undefined) router.addLink({ target: `jpy://[${d.address}]:${this.#jpy.port}`, attributes: [{ name: "rt", value: RT_REGISTRAR_JPY }] });
-		return openUdpCoap(host, { port: COAP_PORT, address: d.address, zone: d.zone, groups: [ALL_COAP_NODES_SITE_LOCAL], handler: router.handler });
+		return openUdpCoap(host, { port: COAP_PORT, address: d.address, zone: d.zone, groups: [ALL_COAP_NODES_SITE_LOCAL], handler: router.handler, ...(d.leisureMs !== undefined ? { multicastLeisureMs: d.leisureMs } : {}) });
 	}
 
 	get coapsPort(): number | undefined {
