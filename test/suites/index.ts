@@ -6,6 +6,7 @@ import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
 import coapLayers from "./coap-layers.suite.js";
 import coapRouter from "./coap-router.suite.js";
+import dtlsCoaps from "./dtls-coaps.suite.js";
 import dtlsCrypto from "./dtls-crypto.suite.js";
 import dtlsHandshake from "./dtls-handshake.suite.js";
 import dtlsRecord from "./dtls-record.suite.js";
@@ -29,6 +30,7 @@ export const suites: Suite[] = [
 	coapEndpoint,
 	coapLayers,
 	coapRouter,
+	dtlsCoaps,
 	dtlsCrypto,
 	dtlsHandshake,
 	dtlsRecord,
