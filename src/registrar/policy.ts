@@ -8,7 +8,8 @@
 
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import type { PeerVerifier } from "../../modules/dtls/connection.js";
-import { CertificateError, nameValue, parseCertificate, type Certificate } from "../../modules/x509/certificate.js";
+import { parsePeerChain } from "../../modules/dtls/peer-verifier.js";
+import { nameValue, parseCertificate, type Certificate } from "../../modules/x509/certificate.js";
 import { verifyChain } from "../../modules/x509/chain.js";
 
 export interface Manufacturer {
@@ -63,13 +64,8 @@ export class RegistrarPolicy {
 	}
 
 	#identify(chain: readonly Uint8Array[]): PeerIdentity | string {
-		let certs: Certificate[];
-		try {
-			certs = chain.map((d) => parseCertificate(d));
-		} catch (e) {
-			if (e instanceof CertificateError) return `unparsable certificate: ${e.message}`;
-			throw e;
-		}
+		const certs = parsePeerChain(chain);
+		if (typeof certs === "string") return certs;
 		const leaf = certs[0];
 		if (leaf === undefined) return "no certificate";
 		const serialNumber = nameValue(leaf.subject, "serialNumber");
