@@ -22,6 +22,7 @@ import cose from "./cose.suite.js";
 import voucher from "./voucher.suite.js";
 import est from "./est.suite.js";
 import tokenBucket from "./token-bucket.suite.js";
+import sixlowpan from "./sixlowpan.suite.js";
 
 export const suites: Suite[] = [
 	aesCcm,
@@ -45,4 +46,5 @@ export const suites: Suite[] = [
 	voucher,
 	est,
 	tokenBucket,
+	sixlowpan,
 ];
