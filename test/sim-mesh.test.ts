@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MeshSim, buildTopology, type SimStats } from "../hosts/sim/index.js";
+import { MeshSim, buildTopology, chargedCrypto, deviceProfile, type DeviceProfile, type SimStats } from "../hosts/sim/index.js";
 import type { Host, IcmpError } from "../hosts/host.js";
 import { createNobleCrypto } from "../modules/crypto/noble-provider.js";
 import { CoapsServer, openCoapsClient } from "../modules/dtls/coaps.js";
@@ -50,7 +50,8 @@ interface Scenario {
 	hops: number;
 	seed?: number;
 	loss?: number;
-	registrarListens?: boolean;
+	/** Charges the pledge's crypto to its simulated CPU. */
+	device?: DeviceProfile;
 }
 
 function mesh(s: Scenario) {
@@ -88,7 +89,8 @@ async function handshakeThrough(s: Scenario) {
 	const pledgeHost = sim.host("pledge");
 	// @noble on both ends: RFC 6979 signatures and seeded key generation keep the run reproducible.
 	const registrarCrypto = createNobleCrypto((b) => registrarHost.random(b));
-	const pledgeCrypto = createNobleCrypto((b) => pledgeHost.random(b));
+	const nobleForPledge = createNobleCrypto((b) => pledgeHost.random(b));
+	const pledgeCrypto = s.device === undefined ? nobleForPledge : chargedCrypto(nobleForPledge, sim.node("pledge"), s.device);
 	const peers: string[] = [];
 	const server = new CoapsServer({
 		crypto: registrarCrypto,
@@ -157,6 +159,19 @@ describe("hosts/sim: our pledge ↔ our Join Proxy ↔ our Registrar over the si
 			t.diagnostic(`${mode} ${hops} hop(s): handshake ${r.handshakeMs.toFixed(0)} ms simulated; ${total.frames} frames, ${total.bytes} bytes, ${total.airtimeMs.toFixed(1)} ms airtime on air (join leg ${join.frames} frames / ${join.bytes} B, ${relay} leg ${far.frames} frames / ${far.bytes} B; ${join.datagrams} join datagrams)`);
 		});
 	}
+
+	it("a device profile charges the pledge's ECDSA, ECDH and AES to simulated time; unpublished figures are refused", async () => {
+		assert.throws(() => deviceProfile("esp32"), /no published figure/);
+		assert.throws(() => deviceProfile("nrf52840"), /ecdsaSignMs/);
+		assert.equal(deviceProfile("none"), undefined);
+		const fast = await handshakeThrough({ mode: "stateless", hops: 1 });
+		// illustrative figures given explicitly (the AES one is the published nRF52840 figure)
+		const device = deviceProfile("nrf52840", { ecdsaSignMs: 200, ecdsaVerifyMs: 300, ecdhMs: 150 })!;
+		const slow = await handshakeThrough({ mode: "stateless", hops: 1, device });
+		// the pledge signs once, verifies the Registrar's chain (2 signatures) and the ServerKeyExchange,
+		// generates an ephemeral key and computes ECDH: at least 200 + 3·300 + 2·150 ms
+		assert.ok(slow.handshakeMs - fast.handshakeMs >= 1400, `${fast.handshakeMs} → ${slow.handshakeMs} ms`);
+	});
 
 	it("the same seed gives the same capture byte for byte; another seed does not (10% link loss)", async () => {
 		const a = await handshakeThrough({ mode: "stateless", hops: 2, loss: 0.1, seed: 7 });

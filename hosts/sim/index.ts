@@ -12,4 +12,6 @@ export { buildTopology } from "./topology.js";
 export type { Topology, TopologyOptions } from "./topology.js";
 export { PcapWriter, LINKTYPE_IEEE802_15_4_WITHFCS } from "./pcap.js";
 export { EventQueue } from "./event-queue.js";
+export { chargedCrypto, deviceProfile, DEVICE_NAMES } from "./device-profile.js";
+export type { DeviceProfile } from "./device-profile.js";
 export type { RadioCounters } from "./radio.js";
