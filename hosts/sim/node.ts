@@ -28,7 +28,6 @@ export const CODE_NO_ROUTE = 0;
 export const CODE_PORT_UNREACHABLE = 4;
 const DEFAULT_HOP_LIMIT = 64;
 const EPHEMERAL_FIRST = 49152; // RFC 6335 §6
-const BROADCAST = new Uint8Array([BROADCAST_SHORT >> 8, BROADCAST_SHORT & 0xff]);
 
 export interface NodeCounters {
 	ipSent: number;
@@ -237,7 +236,7 @@ export class SimNode {
 			return;
 		}
 		if (dst[0] === 0xff || isLinkLocal(dst)) {
-			if (zone === WPAN && this.radio !== undefined) this.#sendRadio(packet, dst[0] === 0xff ? BROADCAST : linkAddressFromIid(dst), undefined);
+			if (zone === WPAN && this.radio !== undefined) this.#sendRadio(packet, dst[0] === 0xff ? new Uint8Array([BROADCAST_SHORT >> 8, BROADCAST_SHORT & 0xff]) : linkAddressFromIid(dst), undefined);
 			else if (zone === ETH) this.sim.backbone.send(this, packet, dst[0] === 0xff ? undefined : dst);
 			else this.#noRoute(packet, origin);
 			return;
