@@ -8,26 +8,21 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MeshSim, buildTopology, chargedCrypto, deviceProfile, type DeviceProfile, type SimStats } from "../hosts/sim/index.js";
 import type { Host, IcmpError } from "../hosts/host.js";
 import { createNobleCrypto } from "../modules/crypto/noble-provider.js";
 import { CoapsServer, openCoapsClient } from "../modules/dtls/coaps.js";
-import { anchoredVerifier } from "../modules/dtls/peer-verifier.js";
-import { parseEcPrivateKey } from "../modules/x509/private-key.js";
-import { pemToDer } from "../modules/util/base64.js";
 import { formatIPv6 } from "../modules/util/ipv6.js";
 import { CoapRouter } from "../modules/coap/router.js";
 import { Code } from "../modules/coap/constants.js";
 import { JoinProxy } from "../src/joinproxy/join-proxy.js";
-import { JpyEndpoint } from "../src/registrar/jpy-endpoint.js";
 import { runFor, until } from "./lib/drive.js";
-import { VECTORS_DIR } from "./node-lib/vectors.js";
 import { unavailable } from "./node-lib/unavailable.js";
+import { openRegistrarFront, pledgeCredentials, registrarCredentials } from "./node-lib/draft-dtls.js";
 
-const pem = (name: string): Uint8Array => pemToDer(readFileSync(join(VECTORS_DIR, "cbrski", name), "utf8"))[0]!;
 const REGISTRAR = "2001:db8::2";
 const JOIN_PORT = 5684;
 const JPY_PORT = 7634;
@@ -66,22 +61,6 @@ function mesh(s: Scenario) {
 	return { sim, proxyNode: sim.node(proxyName) };
 }
 
-async function startRegistrar(host: Host, mode: Scenario["mode"], server: CoapsServer): Promise<() => void> {
-	if (mode === "stateful") {
-		const socket = await CoapsServer.onUdp(host, server, { port: JOIN_PORT });
-		return () => socket.close();
-	}
-	const jpy = await JpyEndpoint.open({
-		host,
-		port: JPY_PORT,
-		onSession: (session) => {
-			const from = { ...session.proxy, multicast: false };
-			return { datagram: (content) => server.receive(content, session.id, (d) => session.send(d), from) };
-		},
-	});
-	return () => jpy.close();
-}
-
 async function handshakeThrough(s: Scenario) {
 	const { sim, proxyNode } = mesh(s);
 	const clock = sim.clock;
@@ -96,11 +75,10 @@ async function handshakeThrough(s: Scenario) {
 		crypto: registrarCrypto,
 		clock,
 		random: (b) => registrarHost.random(b),
-		identity: { certificates: [pem("cert-registrar.pem")], privateKey: parseEcPrivateKey(pem("key-registrar.pem")) },
-		verifyPeer: anchoredVerifier({ anchors: [pem("cert-masa_ca.pem")], crypto: registrarCrypto }),
+		...registrarCredentials(registrarCrypto),
 		handler: new CoapRouter().add("/hello", { get: (req) => (peers.push(req.peer.address), { code: Code.Content, payload: new TextEncoder().encode("hello pledge") }) }).handler,
 	});
-	const closeRegistrar = await startRegistrar(registrarHost, s.mode, server);
+	const closeRegistrar = await openRegistrarFront(registrarHost, server, s.mode, { dtlsPort: JOIN_PORT, jpyPort: JPY_PORT });
 	const proxyLinkLocal = formatIPv6(proxyNode.linkLocal!);
 	const proxy = await until(clock, JoinProxy.start({ host: proxyNode.host, pledgeInterfaces: [{ name: "wpan0", address: proxyLinkLocal }], registrars: [{ address: REGISTRAR, port: s.mode === "stateful" ? JOIN_PORT : JPY_PORT, mode: s.mode }], answerDiscovery: false }));
 	const joinPort = { address: proxyLinkLocal, port: JOIN_PORT, zone: "wpan0" };
@@ -111,8 +89,7 @@ async function handshakeThrough(s: Scenario) {
 			host: pledgeHost,
 			crypto: pledgeCrypto,
 			server: joinPort,
-			identity: { certificates: [pem("cert-pledge.pem")], privateKey: parseEcPrivateKey(pem("key-pledge.pem")) },
-			verifyPeer: anchoredVerifier({ anchors: [pem("cert-domain_ca.pem")], crypto: pledgeCrypto }),
+			...pledgeCredentials(pledgeCrypto),
 			dtls: { maxFragmentLength: 1024 },
 			coap: { ackTimeoutMs: 2000, maxRetransmit: 8 },
 		}),

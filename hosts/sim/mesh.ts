@@ -14,7 +14,8 @@ import { airtimeUs } from "../../modules/ieee802154/frame.js";
 import { formatIPv6 } from "../../modules/util/ipv6.js";
 import { EventQueue } from "./event-queue.js";
 import { PcapWriter } from "./pcap.js";
-import { Medium, Radio, hex, type RadioCounters, type Transmission } from "./radio.js";
+import { Medium, Radio, type RadioCounters, type Transmission } from "./radio.js";
+import { toHex as hex } from "../../modules/util/hex.js";
 import { ETH, parseAddress, SimNode, WPAN, type NodeCounters } from "./node.js";
 
 export interface MeshSimOptions {

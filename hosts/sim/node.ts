@@ -16,7 +16,8 @@ import { formatIPv6, parseIPv6Into } from "../../modules/util/ipv6.js";
 import { TokenBucket } from "../../modules/util/token-bucket.js";
 import { MemoryStorage } from "../xs/memory-storage.js";
 import { SeededRandom } from "../xs/seeded-random.js";
-import { Radio, hex, sameBytes } from "./radio.js";
+import type { Radio } from "./radio.js";
+import { bytesEqual as sameBytes, toHex } from "../../modules/util/hex.js";
 import type { MeshSim } from "./mesh.js";
 
 export const WPAN = "wpan0";
@@ -393,6 +394,6 @@ export class SimNode {
 
 	/** Link-layer identity for logs and routes. */
 	get macHex(): string {
-		return this.radio === undefined ? "" : hex(this.radio.mac);
+		return this.radio === undefined ? "" : toHex(this.radio.mac);
 	}
 }

@@ -13,6 +13,7 @@
 import { airtimeUs, decodeFrame, encodeFrame, type DataFrame } from "../../modules/ieee802154/frame.js";
 import type { SeededRandom } from "../xs/seeded-random.js";
 import type { EventQueue } from "./event-queue.js";
+import { bytesEqual, toHex } from "../../modules/util/hex.js";
 
 /** One symbol at 62.5 ksymbol/s (§6.5.3.2). */
 const SYMBOL_US = 16;
@@ -261,7 +262,7 @@ export class Radio {
 		}
 		if (f.panId !== this.panId) return;
 		const broadcast = f.dst.length === 2 && f.dst[0] === 0xff && f.dst[1] === 0xff;
-		if (!broadcast && !sameBytes(f.dst, this.mac)) return;
+		if (!broadcast && !bytesEqual(f.dst, this.mac)) return;
 		this.counters.rxFrames++;
 		if (f.ackRequest && !broadcast) {
 			this.medium.queue.after(TURNAROUND_US, () => {
@@ -272,7 +273,7 @@ export class Radio {
 				this.medium.transmit(this, ack, tx.cls, tx.from, true);
 			});
 		}
-		const key = hex(f.src);
+		const key = toHex(f.src);
 		if (!broadcast && this.#lastSeq.get(key) === f.seq) {
 			this.counters.duplicates++;
 			return;
@@ -280,16 +281,4 @@ export class Radio {
 		this.#lastSeq.set(key, f.seq);
 		this.onFrame(f, tx);
 	}
-}
-
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-	if (a.length !== b.length) return false;
-	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-	return true;
-}
-
-export function hex(a: Uint8Array): string {
-	let s = "";
-	for (const b of a) s += (b < 16 ? "0" : "") + b.toString(16);
-	return s;
 }

@@ -6,6 +6,7 @@
  */
 
 import type { Clock, Timer } from "../../hosts/host.js";
+import { toHex } from "../util/hex.js";
 import { IPV6_HEADER_BYTES, setChecksum } from "./ipv6-packet.js";
 import { compressHeader, decompressHeader, IPHC_DISPATCH, IPHC_DISPATCH_MASK, LowpanError, type LinkAddresses } from "./iphc.js";
 
@@ -124,12 +125,6 @@ export interface ReassemblyCounters {
 	dropped: number;
 }
 
-function hexKey(a: Uint8Array): string {
-	let s = "";
-	for (const b of a) s += (b < 16 ? "0" : "") + b.toString(16);
-	return s;
-}
-
 export class Reassembler {
 	readonly counters: ReassemblyCounters = { completed: 0, timedOut: 0, dropped: 0 };
 	readonly #clock: Clock;
@@ -164,7 +159,7 @@ export class Reassembler {
 			return undefined;
 		}
 		if (f === undefined) return decodeUnfragmented(payload, link, this.#contexts);
-		const key = `${hexKey(link.src)}>${hexKey(link.dst)}/${f.size}/${f.tag}`;
+		const key = `${toHex(link.src)}>${toHex(link.dst)}/${f.size}/${f.tag}`;
 		let p = this.#pending.get(key);
 		if (p === undefined) {
 			if (this.#pending.size >= this.#max || f.size < IPV6_HEADER_BYTES) {
