@@ -5,7 +5,7 @@
  * - grid: a square grid, 4-neighbour radio range, rings of Manhattan distance (4, 8, 12... nodes);
  * - tree: radio links from parent to child only, the smallest fanout that fits in three levels;
  * - random: a random geometric graph, each node placed in range of one placed before (connected);
- * - star: one join proxy next to the border router and every pledge in range of that proxy alone.
+ * - star: one radio neighbourhood: the border router, one join proxy and every pledge.
  */
 
 import { SeededRandom } from "../../hosts/xs/seeded-random.js";
@@ -95,12 +95,13 @@ function random(count: number, seed: number): Layout {
 }
 
 function star(count: number): Layout {
+	// One radio neighbourhood: border router, proxy and pledges all hear each other (no hidden terminal).
 	const positions: [number, number][] = [[0, 0], [1, 0]];
-	const links: [number, number][] = [[0, 1]];
 	for (let i = 2; i <= count; i++) {
 		const a = (2 * Math.PI * (i - 2)) / Math.max(1, count - 1);
-		positions.push([1 + 0.9 * Math.cos(a), 0.9 * Math.sin(a)]);
-		links.push([1, i]);
+		positions.push([1 + 0.45 * Math.cos(a), 0.45 * Math.sin(a)]);
 	}
+	const links: [number, number][] = [];
+	for (let i = 0; i <= count; i++) for (let j = i + 1; j <= count; j++) links.push([i, j]);
 	return { positions, links };
 }

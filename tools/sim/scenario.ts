@@ -57,7 +57,7 @@ export interface ScenarioOptions {
 	device?: DeviceProfile;
 	/** Keep a pcap of the air. */
 	pcap?: boolean;
-	/** Pledges power on spread over this many ms (default: 1 s per pledge, at least 5 s). */
+	/** Pledges power on spread over this many ms (default: 1 s per pledge, 4 s in the star; at least 5 s). */
 	powerOnSpreadMs?: number;
 	/** Enrolled pledges become join proxies when a pledge is in their range (default true). */
 	grow?: boolean;
@@ -85,6 +85,8 @@ export interface PledgeRecord {
 	mode: RelayMode | undefined;
 	proxy: string | undefined;
 	attempts: number;
+	/** Why the last failed attempt failed. */
+	lastError: string | undefined;
 	/** State changes: ms since power-on and the state entered. */
 	timeline: { atMs: number; state: PledgeState }[];
 }
@@ -174,8 +176,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	if (!(Number.isInteger(o.pledges) && o.pledges >= 1)) throw new RangeError("pledges must be a positive integer");
 	if (!(Number.isInteger(o.proxies) && o.proxies >= 1)) throw new RangeError("proxies must be at least 1 (the border router)");
 	if (!(o.loss >= 0 && o.loss < 1)) throw new RangeError("loss must be in [0, 1)");
-	const proxyCount = o.topology === "star" ? Math.min(o.proxies, 2) : o.proxies;
+	const proxyCount = o.topology === "star" ? 2 : o.proxies;
 	const seed = o.seed >>> 0;
+	// Through one proxy means one proxy: the star does not grow.
+	const grow = o.grow ?? o.topology !== "star";
 	const modeOf = (k: number): RelayMode => (o.mode === "mixed" ? RELAY_MODES[k % 2]! : o.mode);
 
 	/* ---------------------------------------------------------------- the network */
@@ -276,10 +280,13 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		});
 		proxies.push({ node: i, mode, proxy });
 	};
-	for (let i = 0; i < proxyCount; i++) await settle(startProxy(i));
+	// In the star the border router sits next to the one join proxy and is none itself.
+	for (let i = o.topology === "star" ? 1 : 0; i < proxyCount; i++) await settle(startProxy(i));
 
 	/* ---------------------------------------------------------------- pledges */
-	const spread = o.powerOnSpreadMs ?? Math.max(5000, o.pledges * 1000);
+	// One onboarding takes about 1.4 s of channel time over two hops (the figures below): in the star,
+	// where one radio neighbourhood carries every onboarding, arrivals are kept under a third of that.
+	const spread = o.powerOnSpreadMs ?? Math.max(5000, o.pledges * (o.topology === "star" ? 4000 : 1000));
 	const powerOnRandom = new SeededRandom(seed ^ 0x51ed);
 	const unenrolled = new Set<number>();
 	for (let i = proxyCount; i < nodes.length; i++) unenrolled.add(i);
@@ -293,7 +300,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	for (let i = proxyCount; i < nodes.length; i++) {
 		const n = nodes[i]!;
 		const serial = `PLEDGE-${String(i - proxyCount + 1).padStart(4, "0")}`;
-		const rec: PledgeRecord = { name: n.name, serial, hops: hops[i]!, powerOnMs: Math.floor(powerOnRandom.float() * spread), durationMs: undefined, outcome: "unfinished", mode: undefined, proxy: undefined, attempts: 0, timeline: [] };
+		const rec: PledgeRecord = { name: n.name, serial, hops: hops[i]!, powerOnMs: Math.floor(powerOnRandom.float() * spread), durationMs: undefined, outcome: "unfinished", mode: undefined, proxy: undefined, attempts: 0, lastError: undefined, timeline: [] };
 		records.push(rec);
 		const idevid = pki.idevid(serial);
 		const nobleCrypto = createNobleCrypto((b) => n.host.random(b));
@@ -317,6 +324,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 				const r: PledgeResult = await pledge.run();
 				rec.durationMs = clock.now() - t0 - rec.powerOnMs;
 				rec.attempts = r.attempts.length;
+				rec.lastError = [...r.attempts].reverse().find((a) => a.outcome !== "enrolled")?.error;
 				if (r.outcome !== "enrolled") {
 					rec.outcome = "failed";
 					failed++;
@@ -330,7 +338,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 				onboarded++;
 				unenrolled.delete(i);
 				sim.enrol(n.name);
-				if (o.grow !== false && neighbours[i]!.some((j) => unenrolled.has(j))) await startProxy(i);
+				if (grow && neighbours[i]!.some((j) => unenrolled.has(j))) await startProxy(i);
 			})(),
 		);
 	}
@@ -393,7 +401,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	let collisions = 0;
 	for (const n of Object.values(st.nodes)) collisions += n.collisions;
 	const result: ScenarioResult = {
-		options: { pledges: o.pledges, proxies: proxyCount, mode: o.mode, topology: o.topology, loss: o.loss, seed, device: o.device?.name ?? "none", pcap: o.pcap === true, powerOnSpreadMs: spread, grow: o.grow !== false, deadlineMs: deadline - t0 },
+		options: { pledges: o.pledges, proxies: proxyCount, mode: o.mode, topology: o.topology, loss: o.loss, seed, device: o.device?.name ?? "none", pcap: o.pcap === true, powerOnSpreadMs: spread, grow, deadlineMs: deadline - t0 },
 		onboarded,
 		failed: o.pledges - onboarded,
 		simulatedSeconds: round((endMs - t0) / 1000, 3),
