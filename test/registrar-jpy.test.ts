@@ -6,8 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock, MemoryNetwork, createXsHost } from "../hosts/xs/index.js";
 import type { UdpArrival } from "../hosts/host.js";
-import { JpyEndpoint, type JpySession } from "../src/registrar/jpy-endpoint.js";
-import { decodeJpy } from "../modules/jpy/message.js";
+import { JpyEndpoint, MAX_JPY_CONTENT, MAX_JPY_DATAGRAM, MAX_JPY_HEADER, type JpyEndpointOptions, type JpySession } from "../src/registrar/jpy-endpoint.js";
+import { openJpyUdpBridge } from "../src/registrar/udp-bridge.js";
+import { decodeJpy, encodeJpyInto, jpyEncodedLength } from "../modules/jpy/message.js";
 import { fromHex, toHex } from "../modules/util/hex.js";
 import { runFor } from "./lib/drive.js";
 import { VECTORS_DIR } from "./node-lib/vectors.js";
@@ -16,11 +17,24 @@ const vector = (name: string): Uint8Array => fromHex(readFileSync(join(VECTORS_D
 const REQUEST = vector("jpy-clienthello-from-joinproxy.cbor.hex");
 const REPLY = vector("jpy-helloverifyrequest-from-registrar.cbor.hex");
 
-async function setup(options: { idleTimeoutMs?: number } = {}) {
+type Limits = Omit<JpyEndpointOptions, "host" | "onSession" | "port" | "address">;
+
+/** [header, content] as a JPY datagram. */
+function jpy(header: Uint8Array, content: Uint8Array): Uint8Array {
+	const out = new Uint8Array(jpyEncodedLength(header.length, content.length));
+	encodeJpyInto(header, content, out, 0);
+	return out;
+}
+
+/** A distinct 16-byte header per n, like a proxy's encrypted state. */
+const headerOf = (n: number): Uint8Array => Uint8Array.from({ length: 16 }, (_, i) => (n >> (8 * (i % 4))) & 0xff ^ i);
+
+async function setup(options: Limits = {}) {
 	const clock = new ManualClock();
-	const net = new MemoryNetwork({ clock });
+	const net = new MemoryNetwork({ clock, maxDatagram: 65_507 });
 	const registrar = createXsHost({ network: net, name: "registrar", interfaces: [{ name: "eth0", link: "lan", addresses: ["2001:db8::2"] }] });
 	const proxy = createXsHost({ network: net, name: "proxy", interfaces: [{ name: "eth0", link: "lan", addresses: ["2001:db8::1"] }] });
+	const other = createXsHost({ network: net, name: "other", interfaces: [{ name: "eth0", link: "lan", addresses: ["2001:db8::3"] }] });
 	const sessions: { session: JpySession; contents: Uint8Array[]; closed: boolean }[] = [];
 	const endpoint = await JpyEndpoint.open({
 		host: registrar,
@@ -34,7 +48,8 @@ async function setup(options: { idleTimeoutMs?: number } = {}) {
 	});
 	const received: { data: Uint8Array; from: UdpArrival }[] = [];
 	const sock = (port: number) => proxy.udp.bind({ port, onDatagram: (data, from) => received.push({ data: data.slice(), from: { ...from } }) });
-	return { clock, endpoint, sessions, received, sock, to: { address: "2001:db8::2", port: 7634, zone: "" } };
+	const otherSock = (port: number) => other.udp.bind({ port, onDatagram: () => {} });
+	return { clock, endpoint, sessions, received, sock, otherSock, to: { address: "2001:db8::2", port: 7634, zone: "" } };
 }
 
 describe("Registrar JPY endpoint", () => {
@@ -103,5 +118,128 @@ describe("Registrar JPY endpoint", () => {
 		t.endpoint.close();
 		assert.equal(t.sessions[1]!.closed, true);
 		assert.equal(t.clock.nextDue(), undefined);
+	});
+
+	it("refuses headers over MAX_JPY_HEADER, contents over MAX_JPY_CONTENT and datagrams over MAX_JPY_DATAGRAM: a 60 KB-header flood opens nothing", async () => {
+		const t = await setup();
+		const a = await t.sock(50000);
+		assert.equal(MAX_JPY_HEADER, 64);
+		assert.equal(MAX_JPY_DATAGRAM, 1 + 2 + 64 + 3 + 1232);
+		const big = new Uint8Array(60_000);
+		for (let i = 0; i < 1000; i++) {
+			big[0] = i & 0xff;
+			big[1] = i >> 8;
+			a.send(jpy(big, new Uint8Array([0x16])), t.to);
+			if (i % 100 === 99) await runFor(t.clock, 1);
+		}
+		a.send(jpy(new Uint8Array(MAX_JPY_HEADER + 1), new Uint8Array(1)), t.to); // short datagram, long header
+		a.send(jpy(new Uint8Array(1), new Uint8Array(MAX_JPY_CONTENT + 1)), t.to); // long content
+		await runFor(t.clock, 10);
+		assert.equal(t.sessions.length, 0);
+		assert.deepEqual([t.endpoint.stats().tooLarge, t.endpoint.stats().sessionsActive, t.endpoint.stats().datagramsIn], [1002, 0, 0]);
+		a.send(jpy(new Uint8Array(MAX_JPY_HEADER).fill(7), new Uint8Array(MAX_JPY_CONTENT)), t.to); // both at their limit
+		await runFor(t.clock, 10);
+		assert.equal(t.sessions.length, 1);
+		assert.equal(t.sessions[0]!.contents[0]!.length, MAX_JPY_CONTENT);
+		t.endpoint.close();
+	});
+
+	it("limits new sessions per proxy address with a token bucket; other proxies are not affected", async () => {
+		const t = await setup({ newSessionsPerSecond: 10, newSessionsBurst: 20 });
+		const a = await t.sock(50000);
+		const a2 = await t.sock(50001); // same proxy address, another port: the same bucket
+		const b = await t.otherSock(50000);
+		for (let i = 0; i < 60; i++) (i % 2 === 0 ? a : a2).send(jpy(headerOf(i), new Uint8Array([1])), t.to);
+		for (let i = 0; i < 5; i++) b.send(jpy(headerOf(i), new Uint8Array([1])), t.to);
+		await runFor(t.clock, 10);
+		assert.deepEqual([t.endpoint.stats().sessionsOpened, t.endpoint.stats().sessionsRefused], [25, 40]);
+		await runFor(t.clock, 1000); // 10 more tokens
+		for (let i = 100; i < 130; i++) a.send(jpy(headerOf(i), new Uint8Array([1])), t.to);
+		await runFor(t.clock, 10);
+		assert.deepEqual([t.endpoint.stats().sessionsOpened, t.endpoint.stats().sessionsRefused], [35, 60]);
+		// Datagrams of sessions already open pass whatever the bucket holds.
+		a.send(jpy(headerOf(0), new Uint8Array([2])), t.to);
+		await runFor(t.clock, 10);
+		assert.deepEqual(t.sessions[0]!.contents.map((c) => c[0]), [1, 2]);
+		t.endpoint.close();
+	});
+
+	it("established sessions survive a flood of fresh headers, from their own proxy and from another; sessions stay within the caps", async () => {
+		const t = await setup({ maxSessions: 40, maxSessionsPerProxy: 30, newSessionsPerSecond: 100, newSessionsBurst: 100 });
+		const a = await t.sock(50000);
+		const b = await t.otherSock(50000);
+		// Five pledges complete a round trip: datagram in, our reply out, their next datagram in.
+		for (let i = 0; i < 5; i++) a.send(jpy(headerOf(i), new Uint8Array([1])), t.to);
+		await runFor(t.clock, 10);
+		for (const s of t.sessions) s.session.send(new Uint8Array([0xee]));
+		for (let i = 0; i < 5; i++) a.send(jpy(headerOf(i), new Uint8Array([2])), t.to);
+		await runFor(t.clock, 10);
+		const established = t.sessions.slice(0, 5);
+		// The flood: 3000 fresh headers over 60 s of clock from the same proxy, then from another one.
+		for (const [sock, base] of [[a, 1000], [b, 10_000]] as const) {
+			for (let i = 0; i < 1500; i++) {
+				sock.send(jpy(headerOf(base + i), new Uint8Array([0x16])), t.to);
+				if (i % 50 === 49) await runFor(t.clock, 1000);
+				assert.ok(t.endpoint.stats().sessionsActive <= 40);
+			}
+		}
+		// The established pledges, still here (they talk now and then, as a handshake in progress does).
+		for (let i = 0; i < 5; i++) a.send(jpy(headerOf(i), new Uint8Array([3])), t.to);
+		await runFor(t.clock, 10);
+		assert.deepEqual(established.map((s) => [s.closed, s.contents.map((c) => c[0])]), Array(5).fill([false, [1, 2, 3]]));
+		const st = t.endpoint.stats();
+		assert.ok(st.sessionsEvicted > 2000, `evicted ${st.sessionsEvicted}`);
+		assert.ok(st.sessionsActive <= 40);
+		t.endpoint.close();
+	});
+
+	it("only accepted traffic keeps a session alive: refused datagrams and our own sends do not", async () => {
+		const t = await setup({ idleTimeoutMs: 10_000 });
+		const a = await t.sock(50000);
+		const h = headerOf(1);
+		a.send(jpy(h, new Uint8Array([1])), t.to);
+		await runFor(t.clock, 10);
+		const s = t.sessions[0]!;
+		for (let i = 0; i < 6; i++) {
+			s.session.send(new Uint8Array([0xee])); // a DTLS server retransmitting to a pledge that is gone
+			a.send(jpy(h, new Uint8Array(MAX_JPY_CONTENT + 1)), t.to); // refused: too large
+			await runFor(t.clock, 3000);
+		}
+		assert.equal(s.closed, true);
+		t.endpoint.close();
+	});
+});
+
+describe("JPY UDP bridge (cjp jpy-bridge)", () => {
+	it("session sockets take datagrams from the --to server only; others are dropped and counted", async () => {
+		const clock = new ManualClock();
+		const net = new MemoryNetwork({ clock });
+		const iface = (a: string) => [{ name: "eth0", link: "lan", addresses: [a] }];
+		const registrar = createXsHost({ network: net, name: "registrar", interfaces: iface("2001:db8::2") });
+		const proxy = createXsHost({ network: net, name: "proxy", interfaces: iface("2001:db8::1") });
+		const attacker = createXsHost({ network: net, name: "attacker", interfaces: iface("2001:db8::3") });
+		const bridge = await openJpyUdpBridge({ host: registrar, port: 7634, server: { address: "2001:0db8::2", port: 5684, zone: "" } });
+		const seen: UdpArrival[] = [];
+		const server = await registrar.udp.bind({ port: 5684, onDatagram: (_d, from) => void seen.push({ ...from }) });
+		const got: string[] = [];
+		const p = await proxy.udp.bind({ port: 50000, onDatagram: (d) => void got.push(toHex(d)) });
+		p.send(jpy(headerOf(1), new Uint8Array([0x16])), { address: "2001:db8::2", port: 7634, zone: "" });
+		await runFor(clock, 10);
+		assert.equal(seen.length, 1);
+		const session = { address: "2001:db8::2", port: seen[0]!.port, zone: "" };
+		server.send(new Uint8Array([0xaa]), session);
+		await runFor(clock, 10);
+		// Six from another node, two from the server's own address but another port.
+		const spoof = await attacker.udp.bind({ port: 5684, onDatagram: () => {} });
+		const sameHost = await registrar.udp.bind({ port: 5685, onDatagram: () => {} });
+		for (let i = 0; i < 6; i++) spoof.send(new Uint8Array([0xbb]), session);
+		for (let i = 0; i < 2; i++) sameHost.send(new Uint8Array([0xbb]), session);
+		await runFor(clock, 10);
+		server.send(new Uint8Array([0xcc]), session);
+		await runFor(clock, 10);
+		const h = toHex(headerOf(1));
+		assert.deepEqual(got, [`8250${h}41aa`, `8250${h}41cc`]);
+		assert.equal(bridge.stats().foreignDatagrams, 8);
+		bridge.close();
 	});
 });

@@ -569,6 +569,13 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 	return a.length - b.length; // a shorter prefix sorts first, as if padded with zeros
 }
 
+/** [n] IMPLICIT SET OF (PKCS#10 attributes, CMS certificates): the items in DER SET order under a context tag. */
+export function derImplicitSet(n: number, ...items: Uint8Array[]): Uint8Array {
+	const s = derSet(...items);
+	s[0] = identifier(TagClass.CONTEXT, n, true); // same contents and length octets, another identifier
+	return s;
+}
+
 /** [n] EXPLICIT: the encoded items wrapped in a constructed context-specific element. */
 export function derExplicit(n: number, ...items: Uint8Array[]): Uint8Array {
 	return derTlv(identifier(TagClass.CONTEXT, n, true), concatBytes(items));

@@ -71,18 +71,21 @@ export const Opt = Object.freeze({
 /** An option is critical when its number is odd (RFC 7252 §5.4.1). */
 export const isCritical = (n: number): boolean => (n & 1) === 1;
 
-/** Content-Format numbers used here (RFC 7252 §12.3, RFC 9148, RFC 9175, IANA registry). */
+/**
+ * Content-Format numbers used here (IANA "CoAP Content-Formats"; cBRSKI and EST-coaps uses in
+ * cbrski-digest §0.1). The one table of them: EST and voucher code names its formats from here.
+ */
 export const ContentFormat = Object.freeze({
-	TextPlain: 0,
-	LinkFormat: 40,
-	OctetStream: 42,
-	Json: 50,
-	Cbor: 60,
-	MultipartCore: 62,
-	Pkcs7CertsOnly: 281,
-	Pkcs10: 286,
-	PkixCert: 287,
-	VoucherCoseCbor: 836,
+	TextPlain: 0, // RFC 7252 §12.3
+	LinkFormat: 40, // RFC 6690 §7.3: discovery
+	OctetStream: 42, // RFC 7252 §12.3
+	Json: 50, // RFC 7252 §12.3
+	Cbor: 60, // RFC 7049 §7.4: /vs and /es bodies (cBRSKI §6.5.1)
+	MultipartCore: 62, // RFC 8710 §2: /crts with several formats (RFC 9148 §4.1)
+	Pkcs7CertsOnly: 281, // RFC 9148 §8.1, application/pkcs7-mime;smime-type=certs-only: /crts, /sen, /sren responses
+	Pkcs10: 286, // RFC 9148 §8.1, application/pkcs10: /sen, /sren requests
+	PkixCert: 287, // RFC 9148 §8.1, application/pkix-cert: one certificate (/sen, /sren, single-CA /crts)
+	VoucherCoseCbor: 836, // draft-ietf-anima-constrained-voucher IANA considerations, application/voucher+cose: /rv request and response
 });
 
 /** Default transmission parameters (RFC 7252 §4.8). */

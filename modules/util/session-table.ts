@@ -15,6 +15,12 @@ export interface SessionTableOptions<K, V> {
 	idleTimeoutMs: number;
 	/** How often idle sessions are looked for (default 5 s, or the idle timeout when shorter). */
 	sweepIntervalMs?: number;
+	/**
+	 * Sessions to sacrifice first when full: the least recently active session for which this is
+	 * true is evicted before any other (e.g. ones that never answered, so a flood of new peers
+	 * displaces its own kind before established sessions). Default: all alike.
+	 */
+	evictFirst?(value: V): boolean;
 	/** A session left by expiry, eviction or close(); not called for delete(), whose caller knows. */
 	onEnd(key: K, value: V, reason: SessionEnd): void;
 }
@@ -74,12 +80,16 @@ export class SessionTable<K, V> {
 	}
 
 	#leastRecent(): K | undefined {
+		const first = this.#o.evictFirst;
 		let oldest: K | undefined;
+		let preferred = false;
 		let t = Infinity;
 		for (const [k, e] of this.#entries) {
-			if (e.lastActivity < t) {
+			const p = first !== undefined && first(e.value);
+			if ((p && !preferred) || (p === preferred && e.lastActivity < t)) {
 				oldest = k;
 				t = e.lastActivity;
+				preferred = p;
 			}
 		}
 		return oldest;

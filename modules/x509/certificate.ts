@@ -188,6 +188,14 @@ export interface Certificate {
 	signature: Uint8Array;
 }
 
+/** P-256 uncompressed point: 04 || X || Y (SEC 1 §2.3.3), what ecdsaVerify takes. */
+const P256_POINT_BYTES = 65;
+
+/** An id-ecPublicKey on secp256r1 as an uncompressed point: the only key this profile verifies with. */
+export function isP256Key(key: PublicKeyInfo): boolean {
+	return key.algorithm === Oid.EC_PUBLIC_KEY && key.curve === Oid.P256 && key.bytes.length === P256_POINT_BYTES && key.bytes[0] === 0x04;
+}
+
 /** Parses one DER certificate (nothing may follow it). Throws CertificateError. */
 export function parseCertificate(der: Uint8Array): Certificate {
 	try {
@@ -238,13 +246,13 @@ function parse(der: Uint8Array): Certificate {
 	if (!algorithm.done) algorithm.next(); // parameters: absent for ECDSA (RFC 5758 §3.2), NULL for RSA
 	algorithm.finish("AlgorithmIdentifier");
 
-	const issuer = parseName(tbs);
+	const issuer = readName(tbs);
 	const validity = tbs.sequence();
 	const notBefore = validity.time();
 	const notAfter = validity.time();
 	validity.finish("validity");
-	const subject = parseName(tbs);
-	const publicKey = parsePublicKeyInfo(tbs);
+	const subject = readName(tbs);
+	const publicKey = readPublicKeyInfo(tbs);
 
 	// Unique identifiers (v2 and v3 only): obsolete, skipped (RFC 5280 §4.1.2.8).
 	for (const n of [1, 2]) {
@@ -252,23 +260,12 @@ function parse(der: Uint8Array): Certificate {
 			throw new CertificateError("unique identifier in a v1 certificate");
 		}
 	}
-	const extensions: Extension[] = [];
+	let extensions: Extension[] = [];
 	const extensionsReader = tbs.optionalExplicit(3);
 	if (extensionsReader !== undefined) {
 		if (version !== 3) throw new CertificateError("extensions in a certificate that is not v3"); // §4.1.2.9
-		const list = extensionsReader.sequence();
+		extensions = readExtensions(extensionsReader);
 		extensionsReader.finish("extensions");
-		if (list.done) throw new CertificateError("empty extensions"); // SIZE (1..MAX)
-		while (!list.done) {
-			const e = list.sequence();
-			const oid = e.oid();
-			const criticalTlv = e.optional(TagClass.UNIVERSAL, Tag.BOOLEAN, false);
-			const critical = criticalTlv !== undefined && booleanOf(criticalTlv);
-			const value = e.octetString();
-			e.finish("extension");
-			for (const x of extensions) if (x.oid === oid) throw new CertificateError(`duplicate extension ${oid}`); // §4.2
-			extensions.push({ oid, critical, value });
-		}
 	}
 	tbs.finish("TBSCertificate");
 
@@ -297,6 +294,27 @@ function parse(der: Uint8Array): Certificate {
 	return c;
 }
 
+/**
+ * Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension (RFC 5280 §4.1): the next element of `r`.
+ * Also the value of a PKCS#10 extensionRequest attribute (RFC 2985 §5.4.2).
+ */
+export function readExtensions(r: DerReader): Extension[] {
+	const list = r.sequence();
+	if (list.done) throw new CertificateError("empty extensions"); // SIZE (1..MAX)
+	const extensions: Extension[] = [];
+	while (!list.done) {
+		const e = list.sequence();
+		const oid = e.oid();
+		const criticalTlv = e.optional(TagClass.UNIVERSAL, Tag.BOOLEAN, false);
+		const critical = criticalTlv !== undefined && booleanOf(criticalTlv);
+		const value = e.octetString();
+		e.finish("extension");
+		for (const x of extensions) if (x.oid === oid) throw new CertificateError(`duplicate extension ${oid}`); // §4.2
+		extensions.push({ oid, critical, value });
+	}
+	return extensions;
+}
+
 function booleanOf(t: Tlv): boolean {
 	const r = new DerReader(t.bytes, t.start, t.end);
 	return r.boolean();
@@ -304,8 +322,8 @@ function booleanOf(t: Tlv): boolean {
 
 const HEX = "0123456789abcdef";
 
-/** Name ::= SEQUENCE OF RelativeDistinguishedName; RDN ::= SET SIZE (1..MAX) OF AttributeTypeAndValue. */
-function parseName(r: DerReader): Name {
+/** Name ::= SEQUENCE OF RelativeDistinguishedName; RDN ::= SET SIZE (1..MAX) OF AttributeTypeAndValue (also PKCS#10's subject). */
+export function readName(r: DerReader): Name {
 	const t = r.expect(TagClass.UNIVERSAL, Tag.SEQUENCE, true, "Name");
 	const rdns = r.enter(t);
 	const attributes: NameAttribute[] = [];
@@ -338,8 +356,8 @@ function isStringTag(n: number): boolean {
 	);
 }
 
-/** SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }. */
-function parsePublicKeyInfo(r: DerReader): PublicKeyInfo {
+/** SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING } (also in PKCS#10). */
+export function readPublicKeyInfo(r: DerReader): PublicKeyInfo {
 	const t = r.expect(TagClass.UNIVERSAL, Tag.SEQUENCE, true, "SubjectPublicKeyInfo");
 	const spki = r.enter(t);
 	const alg = spki.sequence();
@@ -462,7 +480,7 @@ function parseGeneralNames(r: DerReader): SubjectAltName {
 				break;
 			case 4: {
 				const d = r.enter(t);
-				const name = parseName(d);
+				const name = readName(d);
 				d.finish("directoryName");
 				san.directoryNames.push(name.der);
 				break;

@@ -14,7 +14,7 @@
  */
 
 import type { CryptoProvider } from "../crypto/provider.js";
-import { KeyUsage, Oid, type Certificate } from "./certificate.js";
+import { KeyUsage, Oid, isP256Key, type Certificate } from "./certificate.js";
 import { bytesEqual } from "../util/hex.js";
 
 export interface ChainOptions {
@@ -42,9 +42,6 @@ const UNDERSTOOD_EXTENSIONS: ReadonlySet<string> = new Set([
 	Oid.AUTHORITY_KEY_IDENTIFIER,
 	Oid.MASA_URL,
 ]);
-
-/** P-256 uncompressed point: 04 || X || Y (SEC 1 §2.3.3), what ecdsaVerify takes. */
-const P256_POINT_BYTES = 65;
 
 /** Verifies `chain` (leaf first, each certificate issued by the next) up to one of `trustAnchors`. */
 export function verifyChain(chain: readonly Certificate[], trustAnchors: readonly Certificate[], options: ChainOptions): ChainResult {
@@ -120,9 +117,7 @@ function checkIssued(chain: readonly Certificate[], i: number, issuer: Certifica
 		return `certificate ${i} has an unsupported signature algorithm ${subject.signatureAlgorithm}`;
 	}
 	const key = issuer.publicKey;
-	if (key.algorithm !== Oid.EC_PUBLIC_KEY || key.curve !== Oid.P256 || key.bytes.length !== P256_POINT_BYTES || key.bytes[0] !== 0x04) {
-		return `${issuerLabel} does not have an uncompressed P-256 key`;
-	}
+	if (!isP256Key(key)) return `${issuerLabel} does not have an uncompressed P-256 key`;
 	if (!options.crypto.ecdsaVerify(key.bytes, subject.tbs, subject.signature)) return `signature of certificate ${i} does not verify`;
 	return undefined;
 }

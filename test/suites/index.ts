@@ -1,4 +1,4 @@
-/* Every suite that runs in both lanes (Node and XS). Add new suites here, once. */
+/* Every suite that runs in both lanes (Node and XS). Add new suites here, once: one line per import and per entry (.gitattributes merges this file by union). */
 
 import type { Suite } from "../lib/harness.js";
 import aesCcm from "./aes-ccm.suite.js";
@@ -15,5 +15,30 @@ import linkFormat from "./link-format.suite.js";
 import x509 from "./x509.suite.js";
 import dtlsFlow from "./dtls-flow.suite.js";
 import sessionTable from "./session-table.suite.js";
+import cbor from "./cbor.suite.js";
+import cose from "./cose.suite.js";
+import voucher from "./voucher.suite.js";
+import est from "./est.suite.js";
+import tokenBucket from "./token-bucket.suite.js";
 
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow, sessionTable];
+export const suites: Suite[] = [
+	aesCcm,
+	coapCodec,
+	coapEndpoint,
+	coapRouter,
+	dtlsCrypto,
+	dtlsHandshake,
+	dtlsRecord,
+	joinProxy,
+	jpyHeader,
+	jpyMessage,
+	linkFormat,
+	x509,
+	dtlsFlow,
+	sessionTable,
+	cbor,
+	cose,
+	voucher,
+	est,
+	tokenBucket,
+];

@@ -3,10 +3,10 @@ import { deepEqual, equal, throws } from "../lib/assert.js";
 import { ManualClock } from "../../hosts/xs/manual-clock.js";
 import { SessionTable, type SessionEnd } from "../../modules/util/session-table.js";
 
-function table(max: number, idleMs: number) {
+function table(max: number, idleMs: number, evictFirst?: (v: number) => boolean) {
 	const clock = new ManualClock();
 	const ended: [string, SessionEnd][] = [];
-	const t = new SessionTable<string, number>({ clock, maxSessions: max, idleTimeoutMs: idleMs, onEnd: (k, _v, why) => ended.push([k, why]) });
+	const t = new SessionTable<string, number>({ clock, maxSessions: max, idleTimeoutMs: idleMs, onEnd: (k, _v, why) => ended.push([k, why]), ...(evictFirst ? { evictFirst } : {}) });
 	return { clock, t, ended };
 }
 
@@ -23,6 +23,24 @@ export default suite("session table", (test) => {
 		deepEqual([t.get("a"), t.get("b"), t.get("c"), t.size], [1, undefined, 3, 2]);
 		t.set("a", 4); // replacing an existing key evicts nothing
 		deepEqual([ended.length, t.get("a")], [1, 4]);
+	});
+
+	test("full with evictFirst: the least recent of the preferred sessions goes before older others", () => {
+		const { clock, t, ended } = table(3, 60_000, (v) => v < 0); // negative: never answered
+		t.set("old", 1);
+		clock.advance(10);
+		t.set("x", -1);
+		clock.advance(10);
+		t.set("y", -2);
+		clock.advance(10);
+		t.touch("x");
+		t.set("z", -3);
+		deepEqual(ended, [["y", "evicted"]]);
+		t.set("w", 4);
+		t.set("v", 5);
+		deepEqual(ended, [["y", "evicted"], ["x", "evicted"], ["z", "evicted"]]);
+		t.set("u", 6); // none preferred left: plain least recent
+		deepEqual(ended[3], ["old", "evicted"]);
 	});
 
 	test("idle sessions end on the sweep; touched ones stay", () => {

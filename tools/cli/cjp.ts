@@ -6,9 +6,10 @@
 import { coapCommand } from "./coap.js";
 import { joinproxyCommand } from "./joinproxy.js";
 import { jpyBridgeCommand } from "./jpy-bridge.js";
+import { pkiCommand } from "./pki.js";
 import { parse, UsageError, type Command } from "./command.js";
 
-const commands: Command[] = [coapCommand, joinproxyCommand, jpyBridgeCommand];
+const commands: Command[] = [coapCommand, joinproxyCommand, jpyBridgeCommand, pkiCommand];
 
 const HELP = `cjp: constrained Join Proxy, cBRSKI pledge, Registrar and MASA
 
@@ -17,7 +18,7 @@ Usage: cjp <command> [options]     (cjp <command> --help for its options)
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
 
-Not built yet: registrar, masa, pledge, pki, sim.
+Not built yet: registrar, masa, pledge, sim.
 `;
 
 export async function main(argv: string[]): Promise<number> {

@@ -7,7 +7,10 @@ import { intOption, untilSignal, UsageError, type Command } from "./command.js";
 const HELP = `Usage: cjp jpy-bridge --port N --to [ADDR]:PORT [options]
 
 Serves JPY (draft-ietf-anima-constrained-join-proxy §4.5) for stateless Join Proxies and bridges
-every pledge session to the DTLS server at --to, one UDP socket per session.
+every pledge session to the DTLS server at --to, one UDP socket per session. Session sockets take
+datagrams from --to only. JPY headers over 64 bytes, pledge datagrams over 1232 bytes and sessions
+beyond 1000 (500 per proxy address, 50 new per second per proxy address) are refused or evicted,
+sessions that never answered first. Node sends no ICMPv6 (no raw sockets).
 
 Options:
   --port N            JPY port to listen on (advertise it as <jpy://[ADDR]:N>;rt=brski.rjp)
@@ -47,7 +50,7 @@ export const jpyBridgeCommand: Command = {
 			...(idle !== undefined ? { idleTimeoutMs: idle * 1000 } : {}),
 		});
 		host.log("info", `jpy-bridge: JPY on port ${bridge.port}, sessions bridged to [${address}]:${toPort}`);
-		const print = (): void => void process.stdout.write(`${JSON.stringify(bridge.stats())}\n`);
+		const print = (): void => void process.stdout.write(`${JSON.stringify({ ...bridge.stats(), udp: host.udp.stats() })}\n`);
 		const timer = every === undefined ? undefined : setInterval(print, every * 1000);
 		const signal = await untilSignal();
 		host.log("info", `jpy-bridge: ${signal}, stopping`);
