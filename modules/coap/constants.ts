@@ -93,6 +93,8 @@ export const ACK_TIMEOUT_MS = 2000;
 export const ACK_RANDOM_FACTOR = 1.5;
 export const MAX_RETRANSMIT = 4;
 export const DEFAULT_LEISURE_MS = 5000;
+/** Interactions a client keeps outstanding with one server (RFC 7252 §4.7). */
+export const NSTART = 1;
 /** Derived times (RFC 7252 §4.8.2). */
 export const MAX_TRANSMIT_SPAN_MS = 45_000;
 export const EXCHANGE_LIFETIME_MS = 247_000;

@@ -22,7 +22,8 @@ const VERSION = 1;
 const PAYLOAD_MARKER = 0xff;
 const MAX_TOKEN_LENGTH = 8;
 const MAX_OPTION_NUMBER = 0xffff;
-const EMPTY_BYTES = new Uint8Array(0);
+/** The empty payload, shared: a zero-length array has nothing to write into. */
+export const EMPTY_BYTES = new Uint8Array(0);
 
 /** Nibble encoding of option delta/length (RFC 7252 §3.1). */
 const EXT8 = 13;

@@ -5,8 +5,9 @@
  */
 
 import { Code, ContentFormat, DELETE, FETCH, GET, POST, PUT } from "./constants.js";
-import type { CoapHandler, CoapRequest, CoapResponse } from "./endpoint.js";
+import type { CoapHandler, CoapRequest, CoapResponse } from "./types.js";
 import { filterLinks, serializeLinkFormat, type Link, type LinkAttribute } from "./link-format.js";
+import { pathSegments } from "./uri.js";
 import { utf8Encode } from "../util/utf8.js";
 
 export type MethodHandler = (request: CoapRequest) => CoapResponse | null | Promise<CoapResponse | null>;
@@ -69,5 +70,5 @@ export class CoapRouter {
 }
 
 function normalize(path: string): string {
-	return path.split("/").filter((s) => s.length > 0).join("/");
+	return pathSegments(path).join("/");
 }

@@ -19,6 +19,13 @@ export class CoapUriError extends Error {
 	override readonly name = "CoapUriError";
 }
 
+/** "/a//b/" or ["a", "b"] to ["a", "b"]: empty segments are dropped. */
+export function pathSegments(path: string | string[] | undefined): string[] {
+	if (path === undefined) return [];
+	if (Array.isArray(path)) return path;
+	return path.split("/").filter((s) => s.length > 0);
+}
+
 function pctDecode(s: string): string {
 	try {
 		return decodeURIComponent(s);
@@ -44,7 +51,7 @@ export function parseCoapUri(text: string): CoapUri {
 	if (host === "") throw new CoapUriError(`URI without a host: ${text}`);
 	const port = m[3] === undefined ? (scheme === "coaps" ? COAPS_PORT : COAP_PORT) : Number(m[3]);
 	if (!(port > 0 && port < 65536)) throw new CoapUriError(`bad port in ${text}`);
-	const path = (m[4] ?? "").split("/").filter((s) => s.length > 0).map(pctDecode);
+	const path = pathSegments(m[4]).map(pctDecode);
 	const query = m[5] === undefined || m[5] === "" ? [] : m[5].split("&").map(pctDecode);
 	return { scheme, host, zone, port, path, query };
 }

@@ -29,7 +29,12 @@
  *
  * Rotation keeps the previous epoch's keys for a grace period; the parity bit says which of the two
  * to try, so a header two epochs old (same parity as the current one) fails authentication, as it
- * should.
+ * should. Headers are sealed under the previous key for as long as it opens, and under the new key
+ * only once the grace period ends: a flow's header is then a function of the flow and one key alone,
+ * so it stays the same through the grace period whether or not a relay still caches it. Sealing new
+ * flows under the new key at once would give a flow evicted from a relay's cache mid-handshake a new
+ * header, and the Registrar a new session (issue 7 item 9). Every flow changes header once, at the end
+ * of the grace period; the new key opens headers from the rotation on, and keys are wiped when dropped.
  */
 
 import { AesBlock } from "../crypto/aes.js";
@@ -92,14 +97,20 @@ export class JpyHeaderCodec {
 		return this.#previous !== undefined;
 	}
 
-	/** New keys for new headers; headers of the epoch just ended stay valid until dropPrevious(). */
+	/** The epoch whose key seal() uses: the previous one while it is accepted, else the current one. */
+	get sealingEpoch(): number {
+		return this.#previous !== undefined ? this.#epoch - 1 : this.#epoch;
+	}
+
+	/** New keys; seal() moves to them at dropPrevious(). A previous epoch still kept is wiped first. */
 	rotate(): void {
+		this.dropPrevious();
 		this.#previous = this.#current;
 		this.#epoch++;
 		this.#current = this.#newEpoch(this.#epoch & 1);
 	}
 
-	/** Ends the grace period of the previous epoch's headers. */
+	/** Ends the grace period of the previous epoch's headers and wipes its keys. */
 	dropPrevious(): void {
 		this.#previous?.mac.destroy();
 		this.#previous?.enc.destroy();
@@ -113,7 +124,7 @@ export class JpyHeaderCodec {
 		return epoch;
 	}
 
-	/** Writes the HEADER_BYTES-byte header for a pledge flow into `out` at `offset`. */
+	/** Writes the HEADER_BYTES-byte header for a pledge flow, sealed under the sealing epoch's key, into `out` at `offset`. */
 	seal(ifindex: number, port: number, iid: Uint8Array, iidOffset: number, out: Uint8Array, offset: number): void {
 		if (!(ifindex >= 0 && ifindex <= MAX_INTERFACE_INDEX) || !(port >= 0 && port <= 0xffff)) throw new RangeError("interface index or port out of range");
 		const p = this.#plain;
@@ -121,7 +132,7 @@ export class JpyHeaderCodec {
 		p[1] = port >> 8;
 		p[2] = port & 0xff;
 		for (let i = 0; i < IID_BYTES; i++) p[3 + i] = iid[iidOffset + i]!;
-		const e = this.#current;
+		const e = this.#previous ?? this.#current;
 		this.#tag(e, out, offset + TAG_OFFSET);
 		this.#keystream(e, out, offset + TAG_OFFSET);
 		const s = this.#stream;

@@ -2,8 +2,8 @@
  * The stateless proxy's cache of recently seen pledge flows, in fixed arrays sized at start. It is
  * not state the protocol depends on (a miss just costs work), but it makes the relay allocation-free
  * in steady state: the pledge's UdpPeer (with its address text) is built once per flow, and the
- * sealed header is reused, which also keeps a flow on the header it started with across a key
- * rotation while the previous key is still accepted (so rotation breaks no onboarding under way).
+ * sealed header is reused. The header itself does not depend on the cache: it is a function of the
+ * flow and the codec's sealing key, so an evicted flow sealed again gets the same bytes.
  */
 
 import type { UdpPeer } from "../../hosts/host.js";
@@ -17,7 +17,7 @@ export class FlowCache {
 	readonly #ifindex: Uint8Array;
 	readonly #used: Uint8Array;
 	readonly #lastUse: Float64Array;
-	/** Key epoch each cached header was sealed in. */
+	/** Sealing epoch each cached header was made in (-1: none yet). */
 	readonly epochs: Float64Array;
 	/** Sealed headers, HEADER_BYTES per entry. */
 	readonly headers: Uint8Array;
@@ -65,12 +65,10 @@ export class FlowCache {
 	 * proxy sealed and still caches needs no decryption. Every entry is compared in full, so the time
 	 * taken says nothing about how much of a forged header matched.
 	 */
-	findHeader(data: Uint8Array, offset: number, epochs: number, acceptsPrevious: boolean, now: number): number {
+	findHeader(data: Uint8Array, offset: number, sealingEpoch: number, now: number): number {
 		let found = -1;
 		for (let i = 0; i < this.capacity; i++) {
-			if (this.#used[i] !== 1) continue;
-			const e = this.epochs[i]!;
-			if (!(e === epochs || (e === epochs - 1 && acceptsPrevious))) continue;
+			if (this.#used[i] !== 1 || this.epochs[i] !== sealingEpoch) continue;
 			if (equalConstantTime(this.headers, i * HEADER_BYTES, data, offset, HEADER_BYTES)) found = i;
 		}
 		if (found >= 0) this.#lastUse[found] = now;

@@ -11,11 +11,15 @@ import { CoapRouter } from "../../modules/coap/router.js";
 import { openUdpCoap, type UdpCoap } from "../../modules/coap/udp-endpoint.js";
 import { HEADER_BYTES, JpyHeaderCodec, MAX_INTERFACE_INDEX } from "../../modules/jpy/header.js";
 import { jpyOverhead } from "../../modules/jpy/message.js";
+import { DropWatch } from "./drop-watch.js";
 import { IcmpLimiter } from "./icmp-limiter.js";
+import { parseLinkLocal } from "./pledge-address.js";
+import { PledgeGate } from "./pledge-gate.js";
 import { discoverRegistrars, type RegistrarEntry, type RelayMode } from "./registrar-discovery.js";
 import { SLOT_BYTES } from "./slot-table.js";
 import { DEFAULT_MAX_PER_INTERFACE, StatefulRelay } from "./stateful-relay.js";
 import { StatelessRelay } from "./stateless-relay.js";
+import type { SourceRateOptions } from "./source-limiter.js";
 import { newCounters, type JoinProxyCounters } from "./stats.js";
 
 /** Join-port when none is configured (cBRSKI uses 5684-like examples; any port works, it is discovered). */
@@ -31,7 +35,12 @@ export type ProxyMode = RelayMode | "auto";
 export interface PledgeInterface {
 	/** Zone (interface name). */
 	name: string;
-	/** Link-local address to bind the join-port and discovery server to; "::" when absent. */
+	/**
+	 * The interface's link-local unicast address: the join-port and discovery server bind to it, so
+	 * datagrams to other (global, multicast) destinations never reach the join-port, and it is never
+	 * accepted as a pledge source (draft §4.3; issue 7 item 4). Give it: when absent they bind "::",
+	 * and only multicast arrivals (`from.multicast`) can be told apart.
+	 */
 	address?: string;
 }
 
@@ -59,6 +68,17 @@ export interface JoinProxyOptions {
 	flowCacheSize?: number;
 	/** Multicast leisure of the pledge-facing discovery server. */
 	discoveryLeisureMs?: number;
+	/** Further addresses of this node never accepted as pledge sources (the pledge interfaces' `address` always are). */
+	ownAddresses?: string[];
+	/**
+	 * The Registrar-facing side: the Registrar-side sockets (stateful pool, stateless JPY socket) bind
+	 * to this address and interface instead of "::", so nodes on the pledge link cannot reach them.
+	 */
+	registrarSide?: { address?: string; zone?: string };
+	/** Per pledge source address rate limits, both modes (draft §6). */
+	rateLimit?: SourceRateOptions;
+	/** At most one drop/refusal warning per this many milliseconds (default 10 s). */
+	dropLogPeriodMs?: number;
 }
 
 export interface JoinProxyStats extends JoinProxyCounters {
@@ -79,8 +99,13 @@ export class JoinProxy {
 	readonly #o: JoinProxyOptions;
 	readonly #host: Host;
 	readonly #c = newCounters();
-	readonly #codec: JpyHeaderCodec;
+	/** Header keys of each stateless relay: a header opens only at the relay that sealed it. */
+	readonly #codecs: JpyHeaderCodec[] = [];
+	/** Rotations so far (every codec's epoch). */
+	#keyEpoch = 0;
 	readonly #icmp: IcmpLimiter;
+	readonly #watch: DropWatch;
+	readonly #gate: PledgeGate;
 	readonly #rotation: Timer;
 	readonly #grace: Timer;
 	readonly #retry: Timer;
@@ -95,13 +120,24 @@ export class JoinProxy {
 		if (options.pledgeInterfaces.length === 0 || options.pledgeInterfaces.length > MAX_INTERFACE_INDEX + 1) {
 			throw new RangeError(`1..${MAX_INTERFACE_INDEX + 1} pledge interfaces`);
 		}
+		const rotation = options.keyRotationMs ?? DEFAULT_KEY_ROTATION_MS;
+		const grace = options.keyGraceMs ?? DEFAULT_KEY_GRACE_MS;
+		if (!(rotation > 0 && grace >= 0 && grace < rotation)) throw new RangeError(`the key grace period (${grace} ms) must be shorter than the rotation period (${rotation} ms)`);
+		const scratch = new Uint8Array(16);
+		for (const i of options.pledgeInterfaces) {
+			if (i.address !== undefined && !parseLinkLocal(i.address, scratch)) throw new RangeError(`pledge interface ${i.name}: "${i.address}" is not a link-local (fe80::/64) address`);
+		}
 		this.#o = options;
 		this.#host = options.host;
-		this.#codec = new JpyHeaderCodec({ random: (b) => options.host.random(b) });
 		this.#icmp = new IcmpLimiter({ host: options.host, counters: this.#c, ratePerSecond: options.icmpRatePerSecond ?? 10 });
+		this.#watch = new DropWatch({ host: options.host, counters: this.#c, ...(options.dropLogPeriodMs !== undefined ? { periodMs: options.dropLogPeriodMs } : {}) });
+		const own = options.pledgeInterfaces.flatMap((i) => (i.address === undefined ? [] : [i.address]));
+		this.#gate = new PledgeGate({ counters: this.#c, watch: this.#watch, ownAddresses: [...own, ...(options.ownAddresses ?? [])], rates: options.rateLimit ?? {}, now: options.host.clock.now() });
 		this.#rotation = options.host.clock.timer(() => this.#rotate());
-		this.#grace = options.host.clock.timer(() => this.#codec.dropPrevious());
-		this.#retry = options.host.clock.timer(() => void this.#discover());
+		this.#grace = options.host.clock.timer(() => {
+			for (const c of this.#codecs) c.dropPrevious();
+		});
+		this.#retry = options.host.clock.timer(() => this.#retryDiscovery());
 	}
 
 	/**
@@ -144,6 +180,15 @@ export class JoinProxy {
 		return out;
 	}
 
+	/** A timer callback: a failed attempt is logged and retried, never an unhandled rejection. */
+	#retryDiscovery(): void {
+		this.#discover().catch((e: unknown) => {
+			if (this.#closed) return;
+			this.#host.log("error", `join proxy: Registrar discovery failed (${e instanceof Error ? e.message : String(e)}); retrying`);
+			this.#retry.arm(this.#o.discovery?.retryMs ?? DEFAULT_DISCOVERY_RETRY_MS);
+		});
+	}
+
 	async #discover(): Promise<void> {
 		const d = this.#o.discovery;
 		if (this.#closed || d === undefined || this.#client === undefined) return;
@@ -164,6 +209,7 @@ export class JoinProxy {
 		// Draft §4.6: more Registrars than join-ports: keep the first ones (in answer order).
 		const chosen = registrars.slice(0, joinPorts.length);
 		const zones = this.#o.pledgeInterfaces.map((i) => i.name);
+		const registrarSide = this.#o.registrarSide;
 		for (let k = 0; k < chosen.length; k++) {
 			const entry = chosen[k]!;
 			const joinPort = joinPorts[k]!;
@@ -180,6 +226,9 @@ export class JoinProxy {
 							counters: this.#c,
 							capacity: this.#o.capacity ?? (this.#o.maxPerInterface ?? DEFAULT_MAX_PER_INTERFACE) * zones.length,
 							icmpLimiter: this.#icmp,
+							gate: this.#gate,
+							watch: this.#watch,
+							...(registrarSide !== undefined ? { registrarSide } : {}),
 							...(this.#o.maxPerAddress !== undefined ? { maxPerAddress: this.#o.maxPerAddress } : {}),
 							...(this.#o.maxPerInterface !== undefined ? { maxPerInterface: this.#o.maxPerInterface } : {}),
 							...(this.#o.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.#o.idleTimeoutMs } : {}),
@@ -189,8 +238,11 @@ export class JoinProxy {
 							registrar,
 							pledgeSockets,
 							pledgeZones: zones,
-							codec: this.#codec,
+							codec: this.#newCodec(),
 							counters: this.#c,
+							gate: this.#gate,
+							watch: this.#watch,
+							...(registrarSide !== undefined ? { registrarSide } : {}),
 							...(this.#o.flowCacheSize !== undefined ? { flowCacheSize: this.#o.flowCacheSize } : {}),
 						});
 			this.#relays.push(relay);
@@ -207,6 +259,9 @@ export class JoinProxy {
 			}
 			this.#active.push({ entry, joinPort });
 			this.#host.log("info", `join proxy: ${entry.mode} relay to [${entry.address}]:${entry.port} (from ${how}) on join-port ${joinPort}, interfaces ${zones.join(", ")}`);
+		}
+		if (this.#o.pledgeInterfaces.some((i) => i.address === undefined)) {
+			this.#host.log("warn", "join proxy: a join-port bound to [::]: give each pledge interface its link-local address, or global destinations reach the join-port and its own address is not refused");
 		}
 		if (chosen.some((e) => e.mode === "stateless")) this.#rotation.arm(this.#o.keyRotationMs ?? DEFAULT_KEY_ROTATION_MS);
 		if (this.#o.answerDiscovery !== false) await this.#serveDiscovery();
@@ -230,11 +285,18 @@ export class JoinProxy {
 		}
 	}
 
+	#newCodec(): JpyHeaderCodec {
+		const codec = new JpyHeaderCodec({ random: (b) => this.#host.random(b) });
+		this.#codecs.push(codec);
+		return codec;
+	}
+
 	#rotate(): void {
-		this.#codec.rotate();
+		for (const c of this.#codecs) c.rotate();
+		this.#keyEpoch++;
 		this.#grace.arm(this.#o.keyGraceMs ?? DEFAULT_KEY_GRACE_MS);
 		this.#rotation.arm(this.#o.keyRotationMs ?? DEFAULT_KEY_ROTATION_MS);
-		this.#host.log("info", `join proxy: header key rotated (epoch ${this.#codec.epoch})`);
+		this.#host.log("info", `join proxy: header keys rotated (epoch ${this.#keyEpoch}; headers move to the new keys when the grace period ends)`);
 	}
 
 	/** Rotates the header key now (operators, tests); the old key stays valid for the grace period. */
@@ -246,18 +308,13 @@ export class JoinProxy {
 		return this.#active.length > 0;
 	}
 
-	/** The stateful relays' slot tables and Registrar-side ports, for tests and diagnostics. */
-	get relays(): readonly Relay[] {
-		return this.#relays;
-	}
-
 	stats(): JoinProxyStats {
 		let slotsInUse = 0;
 		let slotCapacity = 0;
 		for (const r of this.#relays) {
 			if (r instanceof StatefulRelay) {
-				slotsInUse += r.table.size;
-				slotCapacity += r.table.capacity;
+				slotsInUse += r.slotsInUse;
+				slotCapacity += r.slotCapacity;
 			}
 		}
 		const modes = new Set(this.#active.map((a) => a.entry.mode));
@@ -269,7 +326,7 @@ export class JoinProxy {
 			slotsInUse,
 			slotCapacity,
 			bytesPerSlot: SLOT_BYTES,
-			keyEpoch: this.#codec.epoch,
+			keyEpoch: this.#keyEpoch,
 			jpyOverheadBytes: jpyOverhead(HEADER_BYTES, 1024),
 		};
 	}
@@ -281,11 +338,12 @@ export class JoinProxy {
 		this.#rotation.cancel();
 		this.#grace.cancel();
 		this.#retry.cancel();
+		this.#watch.close();
 		for (const r of this.#relays) r.close();
 		for (const s of this.#sockets) s.close();
 		for (const d of this.#discoveryServers) d.close();
 		this.#client?.close();
-		this.#codec.dropPrevious();
+		for (const c of this.#codecs) c.dropPrevious();
 	}
 }
 

@@ -5,12 +5,21 @@
  * Registrar-side socket of the proxy's pool: the index is the unique Registrar-side port the draft
  * requires per pledge, and needs no field of its own.
  *
+ * A new flow takes the free slot that was released longest ago (never-used slots first), not the
+ * lowest: the Registrar keeps a DTLS session per source port for longer (e.g. 120 s) than a slot
+ * lives (30 s idle), so reusing a just-freed port at once would hand a new pledge the previous
+ * pledge's stale Registrar session (issue 7 item 2). Released slots keep their flow and their
+ * release time (in LAST), and the same flow coming back gets its old slot, and so its old port and
+ * Registrar session: a pledge whose retransmissions outwait the 30 s is the one case where the
+ * Registrar-side session behind a freed port is the right one.
+ *
  * Slot layout (SLOT_BYTES = 16):
  *   0..7    pledge IID (low 64 bits of its fe80::/64 address)
  *   8..9    pledge UDP port
  *   10      interface index
  *   11      1 when in use
- *   12..15  last activity, milliseconds modulo 2^32 (idle spans are far below 49 days)
+ *   12..15  last activity, milliseconds modulo 2^32 (idle spans are far below 49 days); of a
+ *           free slot: when it was released (0 if never used)
  */
 
 export const SLOT_BYTES = 16;
@@ -77,11 +86,17 @@ export class SlotTable {
 	allocate(ifindex: number, iid: Uint8Array, iidOffset: number, port: number, now: number): number {
 		const b = this.#bytes;
 		let free = -1;
+		let freeFor = -1;
 		let perAddress = 0;
 		let perInterface = 0;
 		for (let i = 0, o = 0; i < this.capacity; i++, o += SLOT_BYTES) {
 			if (b[o + USED] !== 1) {
-				if (free < 0) free = i;
+				const same = b[o + IFINDEX] === ifindex && this.#view.getUint16(o + PORT) === port && this.#sameIid(o, iid, iidOffset);
+				const unused = same ? 0x2_0000_0000 : this.#view.getUint32(o + LAST) === 0 ? 0x1_0000_0000 : this.idle(i, now);
+				if (unused > freeFor) {
+					free = i;
+					freeFor = unused;
+				}
 				continue;
 			}
 			if (b[o + IFINDEX] !== ifindex) continue;
@@ -128,10 +143,12 @@ export class SlotTable {
 		for (let k = 0; k < 8; k++) out[offset + k] = this.#bytes[o + k]!;
 	}
 
-	release(index: number): void {
+	release(index: number, now: number): void {
 		const o = index * SLOT_BYTES;
 		if (this.#bytes[o + USED] !== 1) return;
-		this.#bytes.fill(0, o, o + SLOT_BYTES);
+		this.#bytes[o + USED] = 0;
+		// Never 0, which marks a never-used slot.
+		this.#view.setUint32(o + LAST, now >>> 0 || 1);
 		this.#used--;
 	}
 
@@ -140,7 +157,7 @@ export class SlotTable {
 		let n = 0;
 		for (let i = 0; i < this.capacity && this.#used > 0; i++) {
 			if (this.inUse(i) && this.idle(i, now) >= idleMs) {
-				this.release(i);
+				this.release(i, now);
 				n++;
 			}
 		}

@@ -9,8 +9,11 @@ import type { Host, IcmpError, Timer, UdpArrival, UdpPeer, UdpSocket } from "../
 import { canonicalIPv6 } from "../../modules/util/ipv6.js";
 import { Refusal, SlotTable } from "./slot-table.js";
 import type { JoinProxyCounters } from "./stats.js";
-import { linkLocalText, parseLinkLocal } from "./pledge-address.js";
+import { linkLocalText } from "./pledge-address.js";
 import { IcmpLimiter, ICMP_DEST_UNREACHABLE, ICMP_ADMIN_PROHIBITED } from "./icmp-limiter.js";
+import { MAX_DATAGRAM } from "./datagram-limit.js";
+import type { DropWatch } from "./drop-watch.js";
+import type { PledgeGate } from "./pledge-gate.js";
 
 /** Draft §4.3: state is cleared 30 s after the last relayed packet in either direction. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
@@ -32,6 +35,13 @@ export interface StatefulRelayOptions {
 	maxPerInterface?: number;
 	idleTimeoutMs?: number;
 	icmpLimiter: IcmpLimiter;
+	gate: PledgeGate;
+	watch: DropWatch;
+	/**
+	 * Where the Registrar-side pool binds: the Registrar-facing address and interface, so a node on
+	 * the pledge link cannot reach a pool port (issue 7 item 5). Default "::" on no interface.
+	 */
+	registrarSide?: { address?: string; zone?: string };
 }
 
 export class StatefulRelay {
@@ -44,6 +54,8 @@ export class StatefulRelay {
 	readonly #table: SlotTable;
 	readonly #idleMs: number;
 	readonly #icmp: IcmpLimiter;
+	readonly #gate: PledgeGate;
+	readonly #watch: DropWatch;
 	readonly #pool: UdpSocket[] = [];
 	/** The pledge peer of each slot, built when the slot is made, so relaying builds no strings. */
 	readonly #peers: UdpPeer[] = [];
@@ -61,6 +73,8 @@ export class StatefulRelay {
 		this.#c = options.counters;
 		this.#idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 		this.#icmp = options.icmpLimiter;
+		this.#gate = options.gate;
+		this.#watch = options.watch;
 		this.#table = new SlotTable({
 			capacity: options.capacity,
 			maxPerAddress: options.maxPerAddress ?? DEFAULT_MAX_PER_ADDRESS,
@@ -79,6 +93,8 @@ export class StatefulRelay {
 				relay.#pool.push(
 					await options.host.udp.bind({
 						port: 0,
+						address: options.registrarSide?.address ?? "::",
+						...(options.registrarSide?.zone ? { zone: options.registrarSide.zone } : {}),
 						onDatagram: (data, from) => relay.#fromRegistrar(slot, data, from),
 						onIcmpError: (e) => relay.#icmpFromRegistrarSide(slot, e),
 					}),
@@ -91,32 +107,29 @@ export class StatefulRelay {
 		return relay;
 	}
 
-	get table(): SlotTable {
-		return this.#table;
+	get slotsInUse(): number {
+		return this.#table.size;
 	}
 
-	/** Registrar-side port of each slot (for logs and tests). */
-	registrarSidePort(slot: number): number {
-		return this.#pool[slot]!.port;
+	get slotCapacity(): number {
+		return this.#table.capacity;
 	}
 
 	fromPledge(data: Uint8Array, from: Readonly<UdpArrival>, ifindex: number): void {
 		if (this.#closed) return;
 		const now = this.#host.clock.now();
+		if (!this.#gate.admit(data.length, from, ifindex, now)) return;
 		// Known flows match on the address text kept per slot: parsing text allocates on XS.
 		let slot = this.#findKnown(ifindex, from);
 		if (slot >= 0) {
 			this.#table.touch(slot, now);
 		} else {
-			const addr = this.#addr;
-			if (!parseLinkLocal(from.address, addr)) {
-				this.#c.drops.notLinkLocal++;
-				return;
-			}
-			slot = this.#table.find(ifindex, addr, 8, from.port);
+			if (!this.#gate.source(from, this.#addr)) return;
+			slot = this.#table.find(ifindex, this.#addr, 8, from.port);
 			if (slot >= 0) this.#table.touch(slot, now);
 		}
 		if (slot < 0) {
+			if (!this.#gate.newFlow(from, ifindex, now)) return;
 			const addr = this.#addr;
 			slot = this.#table.allocate(ifindex, addr, 8, from.port, now);
 			if (slot < 0) {
@@ -146,18 +159,18 @@ export class StatefulRelay {
 
 	#fromRegistrar(slot: number, data: Uint8Array, from: Readonly<UdpArrival>): void {
 		if (this.#closed) return;
-		if (from.port !== this.#registrar.port || from.address !== this.#registrar.address) {
-			this.#c.drops.notFromRegistrar++;
+		const d = this.#c.drops;
+		if (from.port !== this.#registrar.port || from.address !== this.#registrar.address) d.notFromRegistrar++;
+		else if (!this.#table.inUse(slot)) d.noSlot++;
+		else if (data.length > MAX_DATAGRAM) d.tooLarge++;
+		else {
+			this.#table.touch(slot, this.#host.clock.now());
+			this.#c.toPledge.datagrams++;
+			this.#c.toPledge.bytes += data.length;
+			this.#pledgeSockets[this.#table.ifindex(slot)]!.send(data, this.#peers[slot]!);
 			return;
 		}
-		if (!this.#table.inUse(slot)) {
-			this.#c.drops.noSlot++;
-			return;
-		}
-		this.#table.touch(slot, this.#host.clock.now());
-		this.#c.toPledge.datagrams++;
-		this.#c.toPledge.bytes += data.length;
-		this.#pledgeSockets[this.#table.ifindex(slot)]!.send(data, this.#peers[slot]!);
+		this.#watch.note();
 	}
 
 	/** Draft §4.3 SHOULD: tell the pledge of a Registrar-side ICMP error with the same Type and Code. */
@@ -172,6 +185,7 @@ export class StatefulRelay {
 		if (reason === Refusal.TableFull) this.#c.refusals.tableFull++;
 		else if (reason === Refusal.PerAddressLimit) this.#c.refusals.perAddress++;
 		else this.#c.refusals.perInterface++;
+		this.#watch.note();
 		this.#icmp.send(ICMP_DEST_UNREACHABLE, ICMP_ADMIN_PROHIBITED, from, this.#joinPort, data, false);
 	}
 

@@ -318,6 +318,109 @@ export default suite("coap endpoint", (test) => {
 		equal(w.clock.nextDue(), undefined);
 	});
 
+	test("close() also fails a NON request and one waiting for its separate response: no promise is left hanging", async () => {
+		const w = world();
+		const { server, client } = await pair(w, () => new Promise(() => {}));
+		const separate = client.endpoint.request({ peer: SERVER, method: PUT });
+		await runFor(w.clock, 1000); // the server has sent its empty ACK by now
+		ok(w.trace.some((d) => d.from.port === 5683 && decode(d.data).type === ACK), "empty ACK seen");
+		const non = client.endpoint.request({ peer: SERVER, confirmable: false });
+		await runFor(w.clock, 10);
+		ok(w.trace.some((d) => d.to.port === 5683 && decode(d.data).type === NON), "NON request sent");
+		client.close();
+		await rejects(until(w.clock, non, 1000), CoapClosedError);
+		await rejects(until(w.clock, separate, 1000), CoapClosedError);
+		server.close();
+		equal(w.clock.nextDue(), undefined);
+	});
+
+	test("NSTART 1 (RFC 7252 §4.7): requests to one server go one at a time, in order; another server is not held up", async () => {
+		const w = world();
+		const order: string[] = [];
+		const { server, client } = await pair(w, (req) => new Promise((resolve) => {
+			order.push(req.path.join("/"));
+			const t = w.clock.timer(() => resolve(hello(req)));
+			t.arm(300);
+		}));
+		const other = await openUdpCoap(w.host("other", "fe80::5"), { port: 5683, handler: hello });
+		const results = ["a", "b", "c"].map((path) => client.endpoint.request({ peer: SERVER, path }));
+		const elsewhere = client.endpoint.request({ peer: { address: "fe80::5", port: 5683, zone: "wpan0" }, path: "x" });
+		equal(w.trace.filter((d) => d.to.address === "fe80::1").length, 1, "only the first request to the busy server left at once");
+		equal(w.trace.filter((d) => d.to.address === "fe80::5").length, 1, "the other server's request did not wait");
+		const bodies = await until(w.clock, Promise.all(results));
+		deepEqual(bodies.map((r) => utf8Decode(r.payload)), ["hello a", "hello b", "hello c"]);
+		deepEqual(order, ["a", "b", "c"]);
+		equal(utf8Decode((await until(w.clock, elsewhere)).payload), "hello x");
+		const kinds = w.trace.filter((d) => d.to.address === "fe80::1" || d.from.address === "fe80::1").map((d) => (d.to.address === "fe80::1" ? "req" : "res"));
+		deepEqual(kinds, ["req", "res", "req", "res", "req", "res"]);
+		ok(w.clock.now() >= 900, "three 300 ms handlers one after another");
+		other.close();
+		server.close();
+		client.close();
+	});
+
+	test("NSTART: an empty ACK ends the interaction, so the next request goes before the separate response", async () => {
+		const w = world();
+		const { server, client } = await pair(w, (req) => new Promise((resolve) => {
+			const t = w.clock.timer(() => resolve(hello(req)));
+			t.arm(req.path[0] === "slow" ? 5000 : 0);
+		}));
+		const slow = client.endpoint.request({ peer: SERVER, path: "slow" });
+		const quick = client.endpoint.request({ peer: SERVER, path: "quick" });
+		const res = await until(w.clock, quick);
+		equal(utf8Decode(res.payload), "hello quick");
+		ok(w.clock.now() < 1000, `the second request went after the empty ACK (done at ${w.clock.now()} ms)`);
+		equal(utf8Decode((await until(w.clock, slow)).payload), "hello slow");
+		server.close();
+		client.close();
+	});
+
+	test("NSTART: a request given up on frees the server for the next; nstart is configurable", async () => {
+		const w = world((d) => !(d.to.port === 5683 && decode(d.data).code === PUT));
+		const { server, client } = await pair(w, hello, {}, { ackTimeoutMs: 100, ackRandomFactor: 1, maxRetransmit: 1 });
+		const lost = client.endpoint.request({ peer: SERVER, method: PUT });
+		const next = client.endpoint.request({ peer: SERVER, path: "next" });
+		await rejects(until(w.clock, lost), CoapTimeoutError);
+		equal(utf8Decode((await until(w.clock, next)).payload), "hello next");
+		server.close();
+		client.close();
+
+		const w2 = world();
+		const slowly: CoapHandler = (req) => new Promise((resolve) => {
+			const t = w2.clock.timer(() => resolve(hello(req)));
+			t.arm(300);
+		});
+		const two = await pair(w2, slowly, {}, { nstart: 2 });
+		const three = [1, 2, 3].map((i) => two.client.endpoint.request({ peer: SERVER, path: `p${i}` }));
+		equal(w2.trace.length, 2, "two requests at once with nstart 2");
+		await until(w2.clock, Promise.all(three));
+		two.server.close();
+		two.client.close();
+		await rejects(Promise.resolve().then(() => openUdpCoap(w2.host("bad", "fe80::9"), { nstart: 0 })), RangeError);
+	});
+
+	test("NSTART: a queued request that cannot be encoded fails alone; close() fails the ones still queued", async () => {
+		const w = world();
+		const { server, client } = await pair(w, (req) => new Promise((resolve) => {
+			const t = w.clock.timer(() => resolve(hello(req)));
+			t.arm(300);
+		}));
+		const first = client.endpoint.request({ peer: SERVER, path: "1" });
+		const broken = client.endpoint.request({ peer: SERVER, options: [{ number: 70000, value: new Uint8Array(0) }] });
+		const after = client.endpoint.request({ peer: SERVER, path: "3" });
+		await rejects(until(w.clock, broken), RangeError);
+		equal(utf8Decode((await until(w.clock, first)).payload), "hello 1");
+		equal(utf8Decode((await until(w.clock, after)).payload), "hello 3");
+		const busy = client.endpoint.request({ peer: SERVER, path: "4" });
+		const queued = client.endpoint.request({ peer: SERVER, path: "5" });
+		client.close();
+		await rejects(busy, CoapClosedError);
+		await rejects(queued, CoapClosedError);
+		server.close();
+		await runFor(w.clock, 1000); // the handler's own timer
+		equal(w.clock.nextDue(), undefined);
+	});
+
 	test("20% random loss: 20 block-wise exchanges complete with MAX_RETRANSMIT raised to 8", async () => {
 		const r = new SeededRandom(20);
 		const w = world(() => r.float() >= 0.2);

@@ -4,11 +4,13 @@ import type { Suite } from "../lib/harness.js";
 import aesCcm from "./aes-ccm.suite.js";
 import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
+import coapLayers from "./coap-layers.suite.js";
 import coapRouter from "./coap-router.suite.js";
 import dtlsCrypto from "./dtls-crypto.suite.js";
 import dtlsHandshake from "./dtls-handshake.suite.js";
 import dtlsRecord from "./dtls-record.suite.js";
 import joinProxy from "./joinproxy.suite.js";
+import joinProxyHardening from "./joinproxy-hardening.suite.js";
 import jpyHeader from "./jpy-header.suite.js";
 import jpyMessage from "./jpy-message.suite.js";
 import linkFormat from "./link-format.suite.js";
@@ -25,6 +27,7 @@ export const suites: Suite[] = [
 	aesCcm,
 	coapCodec,
 	coapEndpoint,
+	coapLayers,
 	coapRouter,
 	dtlsCrypto,
 	dtlsHandshake,
@@ -42,3 +45,4 @@ export const suites: Suite[] = [
 	est,
 	tokenBucket,
 ];
+export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, joinProxyHardening, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow];

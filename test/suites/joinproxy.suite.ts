@@ -1,103 +1,16 @@
 import { suite } from "../lib/harness.js";
 import { deepEqual, equal, ok } from "../lib/assert.js";
 import { runFor, until } from "../lib/drive.js";
-import { ManualClock, MemoryNetwork, createXsHost, type InFlight } from "../../hosts/xs/index.js";
-import type { Host, IcmpError, UdpArrival, UdpPeer, UdpSocket } from "../../hosts/host.js";
-import { JoinProxy, type JoinProxyOptions } from "../../src/joinproxy/join-proxy.js";
-import { StatefulRelay } from "../../src/joinproxy/stateful-relay.js";
-import { decodeJpy, encodeJpyInto, jpyEncodedLength } from "../../modules/jpy/message.js";
+import { createXsHost } from "../../hosts/xs/index.js";
+import type { IcmpError, UdpArrival, UdpSocket } from "../../hosts/host.js";
+import { JoinProxy } from "../../src/joinproxy/join-proxy.js";
 import { HEADER_BYTES } from "../../modules/jpy/header.js";
 import { openUdpCoap } from "../../modules/coap/udp-endpoint.js";
 import { CoapRouter } from "../../modules/coap/router.js";
 import { ALL_COAP_NODES_LINK_LOCAL, ALL_COAP_NODES_SITE_LOCAL } from "../../modules/coap/constants.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
-import { toHex } from "../../modules/util/hex.js";
 import { fuzzJpy } from "../lib/jpy-fuzz.js";
-
-const REGISTRAR = "2001:db8::2";
-const JPY_PORT = 7634;
-const DTLS_PORT = 5684;
-
-interface Received {
-	data: Uint8Array;
-	from: UdpArrival;
-}
-
-interface Net {
-	clock: ManualClock;
-	net: MemoryNetwork;
-	trace: InFlight[];
-	proxyHost: Host;
-	registrarHost: Host;
-	logs: string[];
-	pledge(n: number): Host;
-}
-
-function topology(): Net {
-	const clock = new ManualClock();
-	const trace: InFlight[] = [];
-	const net = new MemoryNetwork({ clock, filter: (d) => (trace.push(d), true) });
-	const logs: string[] = [];
-	const proxyHost = createXsHost({
-		network: net,
-		name: "proxy",
-		interfaces: [
-			{ name: "wpan0", link: "mesh", addresses: ["fe80::1"] },
-			{ name: "eth0", link: "backbone", addresses: ["fe80::e1", "2001:db8::1"] },
-		],
-		log: (level, m) => logs.push(`${level} ${m}`),
-	});
-	const registrarHost = createXsHost({ network: net, name: "registrar", interfaces: [{ name: "eth0", link: "backbone", addresses: ["fe80::e2", REGISTRAR] }] });
-	return {
-		clock,
-		net,
-		trace,
-		proxyHost,
-		registrarHost,
-		logs,
-		pledge: (n) => createXsHost({ network: net, name: `pledge${n}`, interfaces: [{ name: "wpan0", link: "mesh", addresses: [`fe80::${(0x100 + n).toString(16)}`] }] }),
-	};
-}
-
-async function collect(host: Host, port: number, sink: Received[], onIcmp?: (e: IcmpError) => void): Promise<UdpSocket> {
-	return host.udp.bind({ port, onDatagram: (data, from) => sink.push({ data: data.slice(), from: { ...from } }), ...(onIcmp ? { onIcmpError: onIcmp } : {}) });
-}
-
-const JOIN: UdpPeer = { address: "fe80::1", port: 5684, zone: "wpan0" };
-
-function proxyOptions(n: Net, extra: Partial<JoinProxyOptions>): JoinProxyOptions {
-	return { host: n.proxyHost, pledgeInterfaces: [{ name: "wpan0" }], answerDiscovery: false, ...extra };
-}
-
-/** A stateful "Registrar" that answers each datagram with "re:" + payload, and records sources. */
-async function echoRegistrar(n: Net, seen: Received[]): Promise<UdpSocket> {
-	const s: UdpSocket = await n.registrarHost.udp.bind({
-		port: DTLS_PORT,
-		onDatagram: (data, from) => {
-			seen.push({ data: data.slice(), from: { ...from } });
-			s.send(utf8Encode(`re:${utf8Decode(data)}`), from);
-		},
-	});
-	return s;
-}
-
-/** A stateless "Registrar": echoes each JPY message's header with "re:" + content. */
-async function jpyRegistrar(n: Net, seen: { header: string; content: string; from: UdpArrival }[]): Promise<UdpSocket> {
-	const s: UdpSocket = await n.registrarHost.udp.bind({
-		port: JPY_PORT,
-		onDatagram: (data, from) => {
-			const v = decodeJpy(data);
-			const header = data.slice(v.headerStart, v.headerStart + v.headerLength);
-			const content = utf8Decode(data.subarray(v.contentStart, v.contentStart + v.contentLength));
-			seen.push({ header: toHex(header), content, from: { ...from } });
-			const reply = utf8Encode(`re:${content}`);
-			const out = new Uint8Array(jpyEncodedLength(header.length, reply.length));
-			encodeJpyInto(header, reply, out, 0);
-			s.send(out, from);
-		},
-	});
-	return s;
-}
+import { collect, DTLS_PORT, echoRegistrar, JOIN, jpyRegistrar, JPY_PORT, proxyOptions, REGISTRAR, topology, type Received } from "../lib/proxy-net.js";
 
 export default suite("join proxy", (test) => {
 	test("stateful: each pledge flow gets its own Registrar-side port; replies come back from the join-port", async () => {
@@ -176,7 +89,8 @@ export default suite("join proxy", (test) => {
 
 	test("stateful: non-link-local pledges and strangers on the Registrar side are dropped", async () => {
 		const n = topology();
-		const reg = await echoRegistrar(n, []);
+		const seen: Received[] = [];
+		const reg = await echoRegistrar(n, seen);
 		const proxy = await until(n.clock, JoinProxy.start(proxyOptions(n, { registrars: [{ address: REGISTRAR, port: DTLS_PORT, mode: "stateful" }] })));
 		const rogue = createXsHost({ network: n.net, name: "rogue", interfaces: [{ name: "wpan0", link: "mesh", addresses: ["2001:db8:99::5"] }] });
 		(await collect(rogue, 1000, [])).send(utf8Encode("x"), { address: "fe80::1", port: 5684, zone: "wpan0" });
@@ -184,9 +98,8 @@ export default suite("join proxy", (test) => {
 		(await collect(n.pledge(1), 1001, got)).send(utf8Encode("y"), JOIN);
 		await runFor(n.clock, 20);
 		equal(proxy.stats().drops.notLinkLocal, 1);
-		const relay = proxy.relays[0] as StatefulRelay;
 		const stranger = createXsHost({ network: n.net, name: "stranger", interfaces: [{ name: "eth0", link: "backbone", addresses: ["2001:db8::66"] }] });
-		(await collect(stranger, 1002, [])).send(utf8Encode("inject"), { address: "2001:db8::1", port: relay.registrarSidePort(0), zone: "" });
+		(await collect(stranger, 1002, [])).send(utf8Encode("inject"), { address: "2001:db8::1", port: seen[0]!.from.port, zone: "" });
 		await runFor(n.clock, 20);
 		equal(proxy.stats().drops.notFromRegistrar, 1);
 		deepEqual(got.map((r) => utf8Decode(r.data)), ["re:y"]);
@@ -282,13 +195,14 @@ export default suite("join proxy", (test) => {
 		fresh.send(utf8Encode("c"), JOIN);
 		await runFor(n.clock, 20);
 		equal(seen[1]!.header, seen[0]!.header, "the running flow keeps its header");
-		equal(parseInt(seen[2]!.header.slice(0, 2), 16) >> 7, 1, "a new flow gets the new epoch's marker");
+		equal(parseInt(seen[2]!.header.slice(0, 2), 16) >> 7, 0, "through the grace period, new flows too are sealed under the previous key");
 		deepEqual(got.map((r) => utf8Decode(r.data)), ["re:a", "re:b", "re:c"]);
 		// After the grace period, the old header no longer opens and the flow is resealed.
 		await runFor(n.clock, 600_000);
 		old.send(utf8Encode("d"), JOIN);
 		await runFor(n.clock, 20);
 		ok(seen[3]!.header !== seen[0]!.header, "resealed under the new key");
+		equal(parseInt(seen[3]!.header.slice(0, 2), 16) >> 7, 1, "with the new epoch's marker");
 		deepEqual(got.map((r) => utf8Decode(r.data)), ["re:a", "re:b", "re:c", "re:d"]);
 		proxy.close();
 		reg.close();
@@ -349,8 +263,10 @@ export default suite("join proxy", (test) => {
 		await runFor(n.clock, 100);
 		const st = proxy.stats();
 		equal(st.slotsInUse, 10);
-		equal(st.drops.refused, 9_990);
-		ok(st.icmp.rateLimited > 9_000, "ICMP errors are rate-limited");
+		equal(st.drops.ownAddress, 1, "one spoofed source (fe80::0:1) is the proxy's own address");
+		equal(st.drops.refused + st.drops.flowRateLimited, 9_989, "the rest: refused for want of a slot, or over the (hashed) per-source flow rate");
+		equal(st.icmp.refusalsSent + st.icmp.rateLimited, st.drops.refused, "each refusal answered or rate-limited");
+		ok(st.icmp.refusalsSent <= 11, "ICMP errors are rate-limited");
 		const got: Received[] = [];
 		const good = await collect(n.pledge(7), 40007, got);
 		good.send(utf8Encode("me"), JOIN);

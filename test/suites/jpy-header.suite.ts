@@ -52,18 +52,21 @@ export default suite("jpy header", (test) => {
 		ok(!c.open(new Uint8Array(HEADER_BYTES + 1), 0, HEADER_BYTES + 1, flow()), "long");
 	});
 
-	test("rotation: previous headers open until dropped; two epochs back never; the marker bit flips", () => {
+	test("rotation: sealing stays on the previous key until it is dropped; two epochs back never opens; the marker bit flips", () => {
 		const c = codec(5);
 		const h0 = seal(c, 0, 1, IID);
 		equal(h0[0]! >> 7, 0);
 		c.rotate();
 		equal(c.epoch, 1);
 		ok(c.acceptsPrevious);
+		equal(c.sealingEpoch, 0);
+		equal(toHex(seal(c, 0, 1, IID)), toHex(h0), "through the grace period a flow keeps its header, cached or not");
+		ok(c.open(h0, 0, HEADER_BYTES, flow()), "previous epoch still opens");
+		c.dropPrevious();
+		equal(c.sealingEpoch, 1);
 		const h1 = seal(c, 0, 1, IID);
 		equal(h1[0]! >> 7, 1);
 		ok(toHex(h0) !== toHex(h1));
-		ok(c.open(h0, 0, HEADER_BYTES, flow()), "previous epoch still opens");
-		c.dropPrevious();
 		ok(!c.open(h0, 0, HEADER_BYTES, flow()), "grace over");
 		c.rotate();
 		ok(!c.open(h0, 0, HEADER_BYTES, flow()), "epoch 0 has the parity of epoch 2 but not its key");

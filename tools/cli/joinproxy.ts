@@ -1,6 +1,8 @@
 /* `cjp joinproxy`: the Join Proxy on a Linux box, on the Node host. */
 
+import { networkInterfaces } from "node:os";
 import { createNodeHost } from "../../hosts/node/index.js";
+import { canonicalIPv6, isLinkLocal } from "../../modules/util/ipv6.js";
 import { JoinProxy, type JoinProxyOptions, type ProxyMode } from "../../src/joinproxy/join-proxy.js";
 import { registrarFromTarget } from "../../src/joinproxy/registrar-discovery.js";
 import { intOption, linkLocalAddress, untilSignal, UsageError, type Command } from "./command.js";
@@ -18,17 +20,38 @@ Options:
   --registrar URI           configured Registrar (repeatable): jpy://[ADDR]:PORT (stateless, JPY port)
                             or coaps://[ADDR]:PORT (stateful); configuration overrides discovery
   --discover IFACE          discover Registrars with GET coap://[ff05::fd]/.well-known/core on IFACE
+  --registrar-iface IFACE   Registrar-facing interface (default: the --discover one): the Registrar-side
+                            sockets bind to its global address (its link-local one for a link-local
+                            Registrar) instead of [::], so the pledge link cannot reach them
+  --registrar-address ADDR  the Registrar-facing address to bind, instead of deriving it
+  --own-address ADDR        a further address of this node never accepted as a pledge source
+                            (repeatable; each pledge interface's link-local address always is)
   --capacity N              stateful slots (default 10 per pledge interface)
   --max-per-address N       stateful flows per pledge address (default 2)
   --max-per-interface N     stateful flows per interface (default 10)
   --idle-timeout S          stateful idle expiry in seconds (default 30)
   --key-rotation S          stateless header key rotation in seconds (default 86400)
-  --key-grace S             how long old headers still open after a rotation (default 900)
+  --key-grace S             how long old headers still open after a rotation (default 900; less
+                            than --key-rotation); headers move to the new key when it ends
+  --flow-rate N             new flows per second per pledge address, both modes (default 1)
+  --flow-burst N            new flows a quiet pledge address may open at once (default 10)
+  --datagram-rate N         datagrams per second per pledge address (default: no limit)
+  --datagram-burst N        datagrams a quiet pledge address may send at once (default 2 s worth)
   --no-discovery-answers    do not answer pledges' brski-jp=* discovery
   --stats-interval S        print stats() as a JSON line every S seconds (also on SIGUSR1)
-  --log-level L             debug|info|warn|error (default info)
+  --log-level L             debug|info|warn|error (default info); drops and refusals are logged as
+                            warnings when they start and stop, at most one line per 10 s
 
-Stops cleanly on SIGINT or SIGTERM.
+Relayed datagrams carry at most 1232 bytes of content either way (IPv6 minimum MTU 1280 − 40 − 8);
+larger ones are dropped and counted. The join-port binds to each pledge interface's link-local
+address, so datagrams to other addresses never reach it.
+
+ICMPv6: on this (Node.js) host refusals are counted in stats() (icmp.unsupported) but NOT sent:
+Node has no raw sockets, so no Destination Unreachable reaches a refused pledge.
+
+On SIGINT or SIGTERM it prints the final stats and exits within 2 s (a second signal exits at once).
+On Linux a datagram for the Registrar-facing global address still arrives if it comes in on another
+interface (weak host model); an nftables rule dropping it on the pledge interfaces closes that.
 `;
 
 export const joinproxyCommand: Command = {
@@ -41,6 +64,13 @@ export const joinproxyCommand: Command = {
 		mode: { type: "string" },
 		registrar: { type: "string", multiple: true },
 		discover: { type: "string" },
+		"registrar-iface": { type: "string" },
+		"registrar-address": { type: "string" },
+		"own-address": { type: "string", multiple: true },
+		"flow-rate": { type: "string" },
+		"flow-burst": { type: "string" },
+		"datagram-rate": { type: "string" },
+		"datagram-burst": { type: "string" },
 		capacity: { type: "string" },
 		"max-per-address": { type: "string" },
 		"max-per-interface": { type: "string" },
@@ -97,6 +127,35 @@ export const joinproxyCommand: Command = {
 		const grace = seconds("key-grace", 86400);
 		if (grace !== undefined) options.keyGraceMs = grace;
 		const statsEvery = seconds("stats-interval", 86400);
+		if (rotation !== undefined || grace !== undefined) {
+			const r = rotation ?? 86400_000;
+			const g = grace ?? 900_000;
+			if (g >= r) throw new UsageError(`--key-grace (${g / 1000} s) must be shorter than --key-rotation (${r / 1000} s)`);
+		}
+		const rateLimit: NonNullable<JoinProxyOptions["rateLimit"]> = {};
+		const flowRate = intOption(values["flow-rate"], "flow-rate", 1, 100_000);
+		if (flowRate !== undefined) rateLimit.flowsPerSecond = flowRate;
+		const flowBurst = intOption(values["flow-burst"], "flow-burst", 1, 100_000);
+		if (flowBurst !== undefined) rateLimit.flowBurst = flowBurst;
+		const dgRate = intOption(values["datagram-rate"], "datagram-rate", 1, 1_000_000);
+		if (dgRate !== undefined) rateLimit.datagramsPerSecond = dgRate;
+		const dgBurst = intOption(values["datagram-burst"], "datagram-burst", 1, 1_000_000);
+		if (dgBurst !== undefined) {
+			if (dgRate === undefined) throw new UsageError("--datagram-burst needs --datagram-rate");
+			rateLimit.datagramBurst = dgBurst;
+		}
+		options.rateLimit = rateLimit;
+		const own = (values["own-address"] as string[] | undefined) ?? [];
+		for (const a of own) if (canonicalIPv6(a) === undefined) throw new UsageError(`--own-address must be an IPv6 address, got "${a}"`);
+		if (own.length > 0) options.ownAddresses = own;
+		const registrarIface = (values["registrar-iface"] as string | undefined) ?? discover;
+		const registrarAddress = values["registrar-address"] as string | undefined;
+		if (registrarAddress !== undefined && canonicalIPv6(registrarAddress) === undefined) throw new UsageError(`--registrar-address must be an IPv6 address, got "${registrarAddress}"`);
+		if (registrarIface !== undefined || registrarAddress !== undefined) {
+			const linkLocalRegistrar = registrars.length > 0 && registrars.every((r) => isLinkLocal(r.address));
+			const address = registrarAddress ?? (registrarIface === undefined ? undefined : registrarFacingAddress(registrarIface, linkLocalRegistrar));
+			options.registrarSide = { ...(address !== undefined ? { address } : {}), ...(registrarIface !== undefined ? { zone: registrarIface } : {}) };
+		}
 
 		let proxy: JoinProxy;
 		try {
@@ -109,6 +168,12 @@ export const joinproxyCommand: Command = {
 		process.on("SIGUSR1", printStats);
 		const timer = statsEvery === undefined ? undefined : setInterval(printStats, statsEvery);
 		const signal = await untilSignal();
+		// Whatever close() leaves pending (sends stuck behind a full kernel buffer, say), the process
+		// ends within EXIT_DEADLINE_MS; a second signal ends it at once.
+		setTimeout(() => process.exit(0), EXIT_DEADLINE_MS).unref();
+		const now = (): never => process.exit(0);
+		process.once("SIGINT", now);
+		process.once("SIGTERM", now);
 		host.log("info", `join proxy: ${signal}, stopping`);
 		if (timer !== undefined) clearInterval(timer);
 		process.off("SIGUSR1", printStats);
@@ -117,3 +182,17 @@ export const joinproxyCommand: Command = {
 		return 0;
 	},
 };
+
+/** How long `cjp joinproxy` may take to exit after SIGINT/SIGTERM (issue 7 item 3). */
+const EXIT_DEADLINE_MS = 1000;
+
+/**
+ * The address the Registrar-side sockets bind to on `zone`: a global one, or the link-local one when
+ * every configured Registrar is link-local; a usage error when the interface has none.
+ */
+function registrarFacingAddress(zone: string, linkLocal: boolean): string {
+	const addresses = (networkInterfaces()[zone] ?? []).filter((a) => a.family === "IPv6" && !a.internal).map((a) => a.address.split("%")[0]!);
+	const found = linkLocal ? addresses.find((a) => isLinkLocal(a)) : addresses.find((a) => !isLinkLocal(a) && !a.toLowerCase().startsWith("fd") && !a.toLowerCase().startsWith("fc")) ?? addresses.find((a) => !isLinkLocal(a));
+	if (found === undefined) throw new UsageError(`interface "${zone}" has no IPv6 ${linkLocal ? "link-local" : "global"} address for the Registrar side`);
+	return found;
+}
