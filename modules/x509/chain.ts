@@ -126,3 +126,19 @@ function checkIssued(chain: readonly Certificate[], i: number, issuer: Certifica
 function isSameAnchor(anchor: Certificate, c: Certificate): boolean {
 	return bytesEqual(anchor.subject.der, c.subject.der) && bytesEqual(anchor.publicKey.spki, c.publicKey.spki);
 }
+
+/**
+ * Orders `leaf` and the issuers found in an unordered bag (a COSE x5bag, RFC 9360) into a chain,
+ * leaf first, by issuer and subject names; stops at a self-issued certificate or when no issuer is
+ * found. Only ordering: verifyChain still checks every signature.
+ */
+export function chainFromBag(leaf: Certificate, bag: readonly Certificate[]): Certificate[] {
+	const chain = [leaf];
+	for (let c = leaf; chain.length < MAX_CHAIN_LENGTH && !bytesEqual(c.issuer.der, c.subject.der); ) {
+		const issuer = bag.find((b) => bytesEqual(b.subject.der, c.issuer.der) && !chain.includes(b));
+		if (issuer === undefined) break;
+		chain.push(issuer);
+		c = issuer;
+	}
+	return chain;
+}

@@ -33,6 +33,7 @@ export const suites: Suite[] = [
 	dtlsHandshake,
 	dtlsRecord,
 	joinProxy,
+	joinProxyHardening,
 	jpyHeader,
 	jpyMessage,
 	linkFormat,
@@ -45,4 +46,3 @@ export const suites: Suite[] = [
 	est,
 	tokenBucket,
 ];
-export const suites: Suite[] = [coapCodec, coapEndpoint, coapRouter, linkFormat, jpyHeader, jpyMessage, joinProxy, joinProxyHardening, aesCcm, dtlsCrypto, dtlsRecord, dtlsHandshake, x509, dtlsFlow];

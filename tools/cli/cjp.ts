@@ -7,9 +7,10 @@ import { coapCommand } from "./coap.js";
 import { joinproxyCommand } from "./joinproxy.js";
 import { jpyBridgeCommand } from "./jpy-bridge.js";
 import { pkiCommand } from "./pki.js";
+import { masaCommand } from "./masa.js";
 import { parse, UsageError, type Command } from "./command.js";
 
-const commands: Command[] = [coapCommand, joinproxyCommand, jpyBridgeCommand, pkiCommand];
+const commands: Command[] = [coapCommand, joinproxyCommand, jpyBridgeCommand, pkiCommand, masaCommand];
 
 const HELP = `cjp: constrained Join Proxy, cBRSKI pledge, Registrar and MASA
 
@@ -18,7 +19,7 @@ Usage: cjp <command> [options]     (cjp <command> --help for its options)
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
 
-Not built yet: registrar, masa, pledge, sim.
+Not built yet: registrar, pledge, sim.
 `;
 
 export async function main(argv: string[]): Promise<number> {

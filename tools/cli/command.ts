@@ -57,6 +57,23 @@ export function untilSignal(): Promise<string> {
 	});
 }
 
+/**
+ * For servers: resolves with the first SIGINT/SIGTERM, after which the process ends within
+ * `deadlineMs` whatever close() leaves pending (sends stuck behind a full kernel buffer, say), and a
+ * second signal ends it at once (issue 7: exit within 2 s of SIGTERM in every case).
+ */
+export async function untilStopSignal(deadlineMs = STOP_DEADLINE_MS): Promise<string> {
+	const signal = await untilSignal();
+	setTimeout(() => process.exit(0), deadlineMs).unref();
+	const now = (): never => process.exit(0);
+	process.once("SIGINT", now);
+	process.once("SIGTERM", now);
+	return signal;
+}
+
+/** How long a server command may take to exit after SIGINT/SIGTERM. */
+export const STOP_DEADLINE_MS = 1000;
+
 /** The link-local address of interface `zone`; a usage error when it has none. */
 export function linkLocalAddress(zone: string): string {
 	const address = linkLocalAddressOf(zone);

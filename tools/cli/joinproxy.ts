@@ -5,7 +5,7 @@ import { createNodeHost } from "../../hosts/node/index.js";
 import { canonicalIPv6, isLinkLocal } from "../../modules/util/ipv6.js";
 import { JoinProxy, type JoinProxyOptions, type ProxyMode } from "../../src/joinproxy/join-proxy.js";
 import { registrarFromTarget } from "../../src/joinproxy/registrar-discovery.js";
-import { intOption, linkLocalAddress, untilSignal, UsageError, type Command } from "./command.js";
+import { intOption, linkLocalAddress, untilStopSignal, UsageError, type Command } from "./command.js";
 
 const HELP = `Usage: cjp joinproxy --pledge-iface IFACE [options]
 
@@ -167,13 +167,7 @@ export const joinproxyCommand: Command = {
 		const printStats = (): void => void process.stdout.write(`${JSON.stringify(proxy.stats())}\n`);
 		process.on("SIGUSR1", printStats);
 		const timer = statsEvery === undefined ? undefined : setInterval(printStats, statsEvery);
-		const signal = await untilSignal();
-		// Whatever close() leaves pending (sends stuck behind a full kernel buffer, say), the process
-		// ends within EXIT_DEADLINE_MS; a second signal ends it at once.
-		setTimeout(() => process.exit(0), EXIT_DEADLINE_MS).unref();
-		const now = (): never => process.exit(0);
-		process.once("SIGINT", now);
-		process.once("SIGTERM", now);
+		const signal = await untilStopSignal();
 		host.log("info", `join proxy: ${signal}, stopping`);
 		if (timer !== undefined) clearInterval(timer);
 		process.off("SIGUSR1", printStats);
@@ -182,9 +176,6 @@ export const joinproxyCommand: Command = {
 		return 0;
 	},
 };
-
-/** How long `cjp joinproxy` may take to exit after SIGINT/SIGTERM (issue 7 item 3). */
-const EXIT_DEADLINE_MS = 1000;
 
 /**
  * The address the Registrar-side sockets bind to on `zone`: a global one, or the link-local one when
