@@ -76,6 +76,10 @@ interface ModeResult {
 	exitCode: number | null;
 	killed: boolean;
 	proxyStats: Record<string, unknown>;
+	/** Seconds into the run at which GETs failed (clusters point at a state that went bad). */
+	failedAtS: number[];
+	/** Stateless: `cjp jpy-bridge`'s final stats line. */
+	bridgeStats?: Record<string, unknown>;
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -93,8 +97,9 @@ async function soak(mode: "stateful" | "stateless"): Promise<ModeResult> {
 		const server = await startCoapServer(net, { lib: "gnutls", ns: t.registrar.ns, address: reg, port: DTLS_PORT - 1, ccm8Only: true });
 		await putResource(net, server, "small", BODY);
 		let registrar = `coaps://[${reg}]:${DTLS_PORT}`;
+		let bridge: Awaited<ReturnType<typeof startCjp>> | undefined;
 		if (mode === "stateless") {
-			await startCjp(net, t.registrar.ns, ["jpy-bridge", "--port", String(JPY_PORT), "--bind", reg, "--to", `[${reg}]:${DTLS_PORT}`], `JPY on port ${JPY_PORT}`);
+			bridge = await startCjp(net, t.registrar.ns, ["jpy-bridge", "--port", String(JPY_PORT), "--bind", reg, "--to", `[${reg}]:${DTLS_PORT}`], `JPY on port ${JPY_PORT}`);
 			registrar = `jpy://[${reg}]:${JPY_PORT}`;
 		}
 		const proxy = await startCjp(net, t.proxy.ns, ["joinproxy", "--pledge-iface", t.proxy.pledgeIf, "--mode", mode, "--no-discovery-answers", "--registrar", registrar, "--join-port", String(JOIN_PORT)], `on join-port ${JOIN_PORT}`);
@@ -113,12 +118,15 @@ async function soak(mode: "stateful" | "stateless"): Promise<ModeResult> {
 		const times: number[] = [];
 		let requests = 0;
 		let succeeded = 0;
+		const failedAtS: number[] = [];
 		while (Date.now() - started < durationMs) {
 			const r = await runCoapClient(net, { lib: "gnutls", ns: t.pledge.ns, bind: t.pledge.bind, ccm8Only: true, uri: coapsUri(t.proxy.linkLocal, JOIN_PORT, "small"), localPort: PLEDGE_PORT, timeoutS: 10 });
 			requests++;
 			if (r.ok && r.body?.equals(BODY) === true) {
 				succeeded++;
 				times.push(r.ms);
+			} else {
+				failedAtS.push(Math.round((Date.now() - started) / 1000));
 			}
 			if (requests % 30 === 0) say(`${mode}: ${succeeded}/${requests} GETs ok`);
 			await sleep(200);
@@ -127,6 +135,12 @@ async function soak(mode: "stateful" | "stateless"): Promise<ModeResult> {
 		const [g, h] = await Promise.all([garbage.done, hellos.done]);
 		const proxyStats = await cjpStats(proxy);
 		const stopped = await stopTimed(proxy);
+		let bridgeStats: Record<string, unknown> | undefined;
+		if (bridge !== undefined) {
+			await stopTimed(bridge);
+			const last = bridge.out().trim().split("\n").pop();
+			if (last?.startsWith("{") === true) bridgeStats = JSON.parse(last) as Record<string, unknown>;
+		}
 		await server.stop();
 		const successPercent = requests === 0 ? 0 : Math.round((succeeded / requests) * 1000) / 10;
 		return {
@@ -145,6 +159,8 @@ async function soak(mode: "stateful" | "stateless"): Promise<ModeResult> {
 			exitCode: stopped.code,
 			killed: stopped.killed,
 			proxyStats,
+			failedAtS,
+			...(bridgeStats !== undefined ? { bridgeStats } : {}),
 		};
 	} finally {
 		net.close();
@@ -158,7 +174,8 @@ for (const r of results) {
 	say(
 		`${r.mode}: ${r.succeeded}/${r.requests} CoAPS GETs ok (${r.successPercent} %, goal ≥ 95), median ${r.medianMs} ms, p95 ${r.p95Ms} ms; ` +
 			`RSS ${r.rssKb[0]} → ${r.rssKb.at(-1)} kB (max ${Math.max(...r.rssKb)}, growth ${r.rssGrowthKb} kB); ` +
-			`SIGTERM → exit ${r.sigtermExitMs} ms, code ${r.exitCode}${r.killed ? " (SIGKILLed)" : ""} (goal ≤ 2000 ms, 0); sent ${r.garbageSent} garbage, ${r.helloSent} ClientHellos`,
+			`SIGTERM → exit ${r.sigtermExitMs} ms, code ${r.exitCode}${r.killed ? " (SIGKILLed)" : ""} (goal ≤ 2000 ms, 0); sent ${r.garbageSent} garbage, ${r.helloSent} ClientHellos` +
+			(r.failedAtS.length > 0 ? `; failures at ${r.failedAtS.join(", ")} s` : ""),
 	);
 }
 if (values.json) process.stdout.write(`${JSON.stringify({ garbageRate, helloRate, results })}\n`);
