@@ -196,8 +196,8 @@ describe("join proxy under attack from the pledge link (spoofed sources)", { tim
 	 * proxy process holds, at its link-local address or at its Registrar-facing address.
 	 */
 	async function poolInjection(tc: { diagnostic(s: string): void }, target: "link-local" | "global"): Promise<void> {
-		// Deployed as the help says: Registrar-side sockets bound to the Registrar-facing interface.
-		const { p, join } = await proxy("stateful", ["--registrar-iface", t.proxy.registrarIf]);
+		// Deployed with defaults: the Registrar-side sockets bind to the address and interface of the route to the Registrar.
+		const { p, join } = await proxy("stateful");
 		const zone = t.pledge.ifname;
 		const victim = await startUdpPeer(net, t.pledge.ns, { bind: t.pledge.bind, port: ++pledgePort, target: `${t.proxy.linkLocal}%${zone}`, targetPort: join, hello: dtlsClientHello() });
 		try {
