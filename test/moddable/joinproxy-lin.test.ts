@@ -164,6 +164,7 @@ describe("join proxy app on Moddable's lin runtime", { timeout: 900_000 }, () =>
 				registrars: registrar,
 				joinPorts: String(JOIN[mode]),
 				mode,
+				statsMs: "200",
 			}, `on join-port ${JOIN[mode]}`);
 			try {
 				const common = { lib: "gnutls", ns: t.pledge.ns, bind: t.pledge.bind, ccm8Only: true } as const;
@@ -174,6 +175,13 @@ describe("join proxy app on Moddable's lin runtime", { timeout: 900_000 }, () =>
 				assert.ok(big.ok, `block-wise GET failed: ${big.stderr}\n--- app log:\n${app.log()}`);
 				assert.ok(big.body!.equals(BIG), "5000 bytes, byte for byte");
 				assert.equal(block2Count(big), Math.ceil(BIG.length / 64));
+				// The app's own counters: every block crossed it both ways.
+				const statsLines = (): string[] => app.log().split("\n").filter((l) => l.startsWith("stats "));
+				const seen = statsLines().length;
+				while (statsLines().length < seen + 2) await new Promise((r) => setTimeout(r, 50));
+				const stats = JSON.parse(statsLines().pop()!.slice(6));
+				assert.equal(stats.mode, mode);
+				assert.ok(stats.toRegistrar.datagrams >= block2Count(big) && stats.toPledge.datagrams >= block2Count(big), JSON.stringify(stats));
 			} finally {
 				await stopChild(app.child);
 				for (const b of bridge) await stopChild(b);
