@@ -6,7 +6,7 @@
  */
 
 import type { Host, UdpArrival, UdpPeer, UdpSocket } from "../../hosts/host.js";
-import { CoapEndpoint, type CoapEndpointOptions, type CoapHandler } from "../coap/endpoint.js";
+import { CoapEndpoint, type CoapEndpointOptions, type CoapRequest, type CoapResponse } from "../coap/endpoint.js";
 import { DtlsConnection, type DtlsConnectionOptions, type DtlsIdentity, type PeerVerifier } from "./connection.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { DtlsServer, type DtlsServerOptions } from "./server.js";
@@ -23,6 +23,8 @@ export interface CoapsClientOptions {
 	/** Local address and zone to bind (a pledge binds its link-local address). */
 	address?: string;
 	zone?: string;
+	/** Local port to bind (default: an ephemeral one). */
+	port?: number;
 	dtls?: Partial<Pick<DtlsConnectionOptions, "maxFragmentLength" | "mtu" | "retransmitInitialMs" | "retransmitMaxMs" | "handshakeTimeoutMs">>;
 	coap?: CoapOptions;
 }
@@ -38,7 +40,7 @@ export interface CoapsClient {
 export async function openCoapsClient(options: CoapsClientOptions): Promise<CoapsClient> {
 	const { host } = options;
 	let connection: DtlsConnection | undefined;
-	const bind: Parameters<Host["udp"]["bind"]>[0] = { port: 0, onDatagram: (d) => connection?.receive(d.slice()) };
+	const bind: Parameters<Host["udp"]["bind"]>[0] = { port: options.port ?? 0, onDatagram: (d) => connection?.receive(d.slice()) };
 	if (options.address !== undefined) bind.address = options.address;
 	if (options.zone !== undefined) bind.zone = options.zone;
 	const socket: UdpSocket = await host.udp.bind(bind);
@@ -78,8 +80,19 @@ export async function openCoapsClient(options: CoapsClientOptions): Promise<Coap
 	});
 }
 
+/** A request on a DTLS association: who is asking, as the handshake authenticated them. */
+export interface CoapsRequest extends CoapRequest {
+	/** The peer's certificate chain from the handshake (leaf first), verified by `verifyPeer`. */
+	peerCertificates: readonly Uint8Array[];
+	/** The association's peer key (the `peer` given to receive()): one per DTLS session. */
+	association: string;
+}
+
+/** Any CoapHandler fits; one that needs the peer's identity reads the CoapsRequest fields. */
+export type CoapsHandler = (request: CoapsRequest) => CoapResponse | null | Promise<CoapResponse | null>;
+
 export interface CoapsServerOptions extends Omit<DtlsServerOptions, "onAccept" | "onData" | "onConnected" | "onClose"> {
-	handler: CoapHandler;
+	handler: CoapsHandler;
 	coap?: CoapOptions;
 }
 
@@ -89,24 +102,29 @@ export interface CoapsServerOptions extends Omit<DtlsServerOptions, "onAccept" |
  */
 export class CoapsServer {
 	readonly #dtls: DtlsServer;
-	readonly #endpoints = new Map<string, { endpoint: CoapEndpoint; from: UdpArrival }>();
-	readonly #pendingFrom = new Map<string, UdpArrival>();
+	readonly #endpoints = new Map<string, { endpoint: CoapEndpoint; from: UdpArrival; connection: DtlsConnection }>();
+	/** Where the datagram being handled came from, while receive() runs: a new association's `from`. */
+	#arriving: Readonly<UdpArrival> | undefined;
 
 	constructor(options: CoapsServerOptions) {
 		const { handler, coap, ...dtls } = options;
 		this.#dtls = new DtlsServer({
 			...dtls,
 			onAccept: (peer, connection) => {
-				const from = this.#pendingFrom.get(peer) ?? { address: "", port: 0, zone: "", multicast: false };
-				const endpoint = new CoapEndpoint({ ...coap, handler, transport: { send: (data) => connection.send(data) }, clock: options.clock, random: options.random });
-				this.#endpoints.set(peer, { endpoint, from });
+				const from: UdpArrival = { ...(this.#arriving ?? { address: "", port: 0, zone: "", multicast: false }) };
+				const secure = (request: CoapRequest) => handler({ ...request, peerCertificates: connection.peerCertificates, association: peer });
+				const endpoint = new CoapEndpoint({ ...coap, handler: secure, transport: { send: (data) => connection.send(data) }, clock: options.clock, random: options.random });
+				this.#endpoints.set(peer, { endpoint, from, connection });
 			},
 			onData: (peer, data) => {
 				const e = this.#endpoints.get(peer);
 				e?.endpoint.receive(data, e.from);
 			},
-			onClose: (peer) => {
-				this.#endpoints.get(peer)?.endpoint.close();
+			// Only the ended association's endpoint goes: a peer that restarted has a new one (RFC 6347 §4.2.8).
+			onClose: (peer, _error, connection) => {
+				const e = this.#endpoints.get(peer);
+				if (e?.connection !== connection) return;
+				e.endpoint.close();
 				this.#endpoints.delete(peer);
 			},
 		});
@@ -117,9 +135,12 @@ export class CoapsServer {
 	}
 
 	receive(datagram: Uint8Array, peer: string, reply: (d: Uint8Array) => void, from: Readonly<UdpArrival>): void {
-		if (!this.#endpoints.has(peer)) this.#pendingFrom.set(peer, { ...from });
-		this.#dtls.receive(datagram, peer, reply);
-		this.#pendingFrom.delete(peer);
+		this.#arriving = from;
+		try {
+			this.#dtls.receive(datagram, peer, reply);
+		} finally {
+			this.#arriving = undefined;
+		}
 	}
 
 	/** Serves CoAPS on a UDP socket of `host` (peer identity: address, zone and port). */

@@ -98,6 +98,11 @@ export interface DtlsConnectionOptions {
 	retransmitMaxMs?: number;
 	/** Give up the handshake after this long (default 60 s). */
 	handshakeTimeoutMs?: number;
+	/**
+	 * Server: how long after the handshake epoch 0 is kept to answer a retransmitted client final
+	 * flight with our last one (default FINAL_FLIGHT_RETENTION_MS); then it is discarded.
+	 */
+	finalFlightRetentionMs?: number;
 	maxAuthFailures?: number;
 }
 
@@ -132,6 +137,11 @@ const BAD_CERTIFICATE = 42;
 const DECRYPT_ERROR = 51;
 const NO_RENEGOTIATION = 100;
 const SUITE = CipherSuite.ecdheEcdsaWithAes128Ccm8;
+/**
+ * RFC 6347 §4.2.4: the side that sent the last flight answers a retransmission of the peer's last
+ * flight "for at least twice the default MSL defined for [TCP]" (RFC 793: MSL of 2 minutes).
+ */
+export const FINAL_FLIGHT_RETENTION_MS = 2 * 120_000;
 const DEFAULT_MTU = 1024;
 const CCS_PAYLOAD = new Uint8Array([1]);
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -156,7 +166,11 @@ export class DtlsConnection {
 	#flight: FlightRecord[] = [];
 	readonly #retransmit: Timer;
 	readonly #deadline: Timer;
+	/** Ends the final-flight retention: epoch 0 is discarded both ways. */
+	readonly #retire: Timer;
 	#timeout: number;
+	/** A record of the datagram being read repeats the flight our current one answers. */
+	#peerRetransmitted = false;
 	#clientRandom: Uint8Array = EMPTY;
 	#serverRandom: Uint8Array = EMPTY;
 	#ecdhe: EcKeyPair | undefined;
@@ -188,6 +202,7 @@ export class DtlsConnection {
 		this.#retransmit = options.clock.timer(() => this.#onRetransmitTimer());
 		this.#deadline = options.clock.timer(() => this.#fail(new DtlsTimeoutError("DTLS handshake timed out"), undefined));
 		this.#deadline.arm(options.handshakeTimeoutMs ?? 60_000);
+		this.#retire = options.clock.timer(() => this.#retirePreviousEpoch());
 		if (options.role === "server") {
 			if (accepted === undefined) throw new RangeError("a server connection starts from an accepted ClientHello");
 			this.#sendSeq = decodeHandshakeMessage(accepted.message).messageSeq;
@@ -228,37 +243,59 @@ export class DtlsConnection {
 		this.#end(undefined);
 	}
 
-	/** Every datagram from the peer goes here. */
-	receive(datagram: Uint8Array): void {
-		if (this.#state === "closed") return;
+	/**
+	 * Every datagram from the peer goes here. True when a record of it was taken as the peer's:
+	 * records that fail a check, replays and records of an earlier epoch are no sign of life, so a
+	 * server must not keep the association alive for them.
+	 */
+	receive(datagram: Uint8Array): boolean {
+		if (this.#state === "closed") return false;
+		let accepted = false;
+		this.#peerRetransmitted = false;
 		try {
 			this.#records.unprotectEach(datagram, (r) => {
-				if ((this.#state as State) !== "closed") this.#onRecord(r); // an earlier record may have closed it
+				// An earlier record may have closed the association.
+				if ((this.#state as State) !== "closed" && this.#onRecord(r)) accepted = true;
 			});
+			// Once per datagram, however many of its records were repeats.
+			if (this.#peerRetransmitted && this.#flight.length > 0 && (this.#state as State) !== "closed") this.#sendFlight();
 		} catch (e) {
-			if (e instanceof HandshakeError) return this.#fail(new DtlsAlertError(e.message, e.alert, false), e.alert);
-			if (e instanceof DtlsAlertError) return this.#fail(e, e.received ? undefined : e.alert);
-			if (e instanceof RecordLayerClosedError || e instanceof SequenceExhaustedError) return this.#fail(e, undefined);
-			throw e;
+			if (e instanceof HandshakeError) this.#fail(new DtlsAlertError(e.message, e.alert, false), e.alert);
+			else if (e instanceof DtlsAlertError) this.#fail(e, e.received ? undefined : e.alert);
+			else if (e instanceof RecordLayerClosedError || e instanceof SequenceExhaustedError) this.#fail(e, undefined);
+			else throw e;
+			return accepted;
 		}
 		if (this.#records.failed) this.#fail(new DtlsAlertError("too many records failed authentication", DECRYPT_ERROR, false), undefined);
+		return accepted;
 	}
 
-	#onRecord(r: UnprotectedRecord): void {
+	/** Acts on one record; false when it belongs to an earlier epoch than the one we read. */
+	#onRecord(r: UnprotectedRecord): boolean {
+		if (r.epoch < this.#records.readEpoch) {
+			// RFC 6347 §4.1: records of an earlier epoch are not acted on. Epoch 0 is plaintext, so an
+			// alert there could come from anyone; only a repeat of the peer's last handshake flight
+			// still matters (our last flight was lost, RFC 6347 §4.2.4).
+			if (r.type === CONTENT_HANDSHAKE) this.#onStaleHandshake(r.plaintext);
+			return false;
+		}
 		switch (r.type) {
 			case CONTENT_HANDSHAKE:
-				return this.#onHandshakeRecord(r.plaintext);
+				this.#onHandshakeRecord(r.plaintext);
+				break;
 			case CONTENT_CHANGE_CIPHER_SPEC:
-				if (this.#pendingRead === undefined || r.plaintext.length !== 1 || r.plaintext[0] !== 1) return; // early, late or repeated CCS: drop (RFC 6347 §4.1)
+				if (this.#pendingRead === undefined || r.plaintext.length !== 1 || r.plaintext[0] !== 1) break; // early, late or repeated CCS: drop (RFC 6347 §4.1)
 				this.#records.setReadProtection(this.#records.readEpoch + 1, this.#pendingRead);
 				this.#pendingRead = undefined;
-				return;
+				break;
 			case CONTENT_ALERT:
-				return this.#onAlert(r.plaintext);
+				this.#onAlert(r.plaintext);
+				break;
 			case CONTENT_APPLICATION_DATA:
 				if (this.#state === "connected" && r.epoch > 0) this.#o.onData?.(r.plaintext);
-				return;
+				break;
 		}
+		return true;
 	}
 
 	#onAlert(p: Uint8Array): void {
@@ -271,15 +308,28 @@ export class DtlsConnection {
 	}
 
 	#onHandshakeRecord(payload: Uint8Array): void {
-		let retransmission = false;
 		for (const f of readFragments(payload)) {
 			// Only a repeat of the flight our current one answers means ours was lost (RFC 6347 §4.2.4);
 			// a repeat of the flight we are still waiting for must not trigger ours, or both sides echo
 			// each other's retransmissions for ever.
-			if (this.#reassembler.add(f) === "retransmission" && f.messageSeq < this.#awaitingFrom) retransmission = true;
+			if (this.#reassembler.add(f) === "retransmission" && f.messageSeq < this.#awaitingFrom && this.#state !== "start") this.#peerRetransmitted = true;
 		}
-		if (retransmission && this.#flight.length > 0 && this.#state !== "start") this.#sendFlight();
 		for (let m = this.#reassembler.pop(); m !== undefined; m = this.#reassembler.pop()) this.#onMessage(m);
+	}
+
+	/**
+	 * A handshake record of an earlier epoch: only looked at for repeats of messages already
+	 * delivered. Nothing in it is stored, and a malformed one is dropped like any bad record, since
+	 * anyone can write plaintext.
+	 */
+	#onStaleHandshake(payload: Uint8Array): void {
+		try {
+			for (const f of readFragments(payload)) {
+				if (f.messageSeq < this.#awaitingFrom) this.#peerRetransmitted = true;
+			}
+		} catch (e) {
+			if (!(e instanceof HandshakeError)) throw e;
+		}
 	}
 
 	#onMessage(bytes: Uint8Array): void {
@@ -557,11 +607,19 @@ export class DtlsConnection {
 	#connected(): void {
 		this.#state = "connected";
 		this.#deadline.cancel();
-		if (this.#o.role === "client") {
-			this.#retransmit.cancel();
-			this.#flight = [];
-		}
+		// The client's flight was the one answered; the server sent the last flight and keeps epoch 0
+		// a while in case the client did not get it (RFC 6347 §4.2.4).
+		if (this.#o.role === "client") this.#retirePreviousEpoch();
+		else this.#retire.arm(this.#o.finalFlightRetentionMs ?? FINAL_FLIGHT_RETENTION_MS);
 		this.#o.onConnected?.();
+	}
+
+	/** The handshake is over for good: no flight is kept, and epoch 0 is gone both ways. */
+	#retirePreviousEpoch(): void {
+		this.#retransmit.cancel();
+		this.#flight = [];
+		this.#records.discardPreviousReadEpoch();
+		this.#records.discardPreviousWriteEpoch();
 	}
 
 	#newFlight(records: FlightRecord[]): void {
@@ -624,6 +682,7 @@ export class DtlsConnection {
 		this.#state = "closed";
 		this.#retransmit.cancel();
 		this.#deadline.cancel();
+		this.#retire.cancel();
 		this.#flight = [];
 		this.#master?.fill(0);
 		this.#o.onClose?.(error);

@@ -7,6 +7,8 @@
  * aggregate limit (buckets × rate) instead of unbounded state.
  */
 
+import { fillTokens, takeToken } from "../../modules/util/token-bucket.js";
+
 export interface SourceRateOptions {
 	/** Sustained new flows per second per source (default 1). */
 	flowsPerSecond?: number;
@@ -46,35 +48,20 @@ export class SourceLimiter {
 		this.#mask = buckets - 1;
 		this.#state = new Float64Array(buckets * FIELDS);
 		for (let b = 0; b < buckets; b++) {
-			const o = b * FIELDS;
-			this.#state[o] = this.#flowBurst;
-			this.#state[o + 1] = now;
-			this.#state[o + 2] = this.#dgBurst;
-			this.#state[o + 3] = now;
+			fillTokens(this.#state, b * FIELDS, this.#flowBurst, now);
+			fillTokens(this.#state, b * FIELDS + 2, this.#dgBurst, now);
 		}
 	}
 
 	/** Whether `address` (host text) on interface `ifindex` may open another flow now; takes a token if so. */
 	allowFlow(ifindex: number, address: string, now: number): boolean {
-		return this.#take(this.#bucket(ifindex, address) * FIELDS, this.#flowRate, this.#flowBurst, now);
+		return takeToken(this.#state, this.#bucket(ifindex, address) * FIELDS, this.#flowRate, this.#flowBurst, now);
 	}
 
 	/** Whether the source may send another datagram now (always, without a datagram limit). */
 	allowDatagram(ifindex: number, address: string, now: number): boolean {
 		if (this.#dgRate === 0) return true;
-		return this.#take(this.#bucket(ifindex, address) * FIELDS + 2, this.#dgRate, this.#dgBurst, now);
-	}
-
-	#take(o: number, rate: number, burst: number, now: number): boolean {
-		const s = this.#state;
-		const tokens = Math.min(burst, s[o]! + ((now - s[o + 1]!) * rate) / 1000);
-		s[o + 1] = now;
-		if (tokens < 1) {
-			s[o] = tokens;
-			return false;
-		}
-		s[o] = tokens - 1;
-		return true;
+		return takeToken(this.#state, this.#bucket(ifindex, address) * FIELDS + 2, this.#dgRate, this.#dgBurst, now);
 	}
 
 	/** FNV-1a over the interface index and the address text: no parse, no allocation. */

@@ -6,12 +6,12 @@ import { ManualClock, MemoryNetwork, SeededRandom, createXsHost, type InFlight }
 import type { UdpPeer } from "../../hosts/host.js";
 import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { DtlsConnection, DtlsAlertError, type DtlsConnectionOptions } from "../../modules/dtls/connection.js";
-import { DtlsServer } from "../../modules/dtls/server.js";
-import { anchoredVerifier } from "../../modules/dtls/peer-verifier.js";
-import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
+import { DtlsServer, type DtlsServerOptions } from "../../modules/dtls/server.js";
+import { pledgeCredentials, registrarCredentials } from "../lib/draft-dtls.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
-import { parseDatagram } from "../../modules/dtls/record.js";
+import { CONTENT_ALERT, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, DTLS_1_2, parseDatagram, recordLength, writeRecord } from "../../modules/dtls/record.js";
+import { CipherSuite, decodeHelloVerifyRequest, encodeClientHello, encodeHandshakeMessage, extendedMasterSecretExtension, HandshakeType } from "../../modules/dtls/handshake.js";
 import { peerKey } from "../../modules/util/peer.js";
 
 const pem = (name: string): Uint8Array => pemToDer(fixture(`cbrski/${name}`))[0]!;
@@ -23,56 +23,90 @@ interface Outcome {
 	serverConnected: boolean;
 	clientError: Error | undefined;
 	serverError: Error | undefined;
+	/** Every association the server saw end, in order. */
+	serverCloses: number;
 	serverGot: string[];
 	clientGot: string[];
 }
 
-/** A pledge (IDevID from the draft) and a Registrar (draft certificates) over the memory network. */
-async function handshake(options: { filter?: (d: InFlight) => boolean; clientAnchor?: string; clientNow?: number; serverKey?: string; client?: Partial<DtlsConnectionOptions>; afterConnect?: (c: DtlsConnection) => void; seed?: number } = {}) {
+const newOutcome = (): Outcome => ({ connectedAt: -1, clientConnected: false, serverConnected: false, clientError: undefined, serverError: undefined, serverCloses: 0, serverGot: [], clientGot: [] });
+
+const REGISTRAR: UdpPeer = { address: "fe80::1", port: 5684, zone: "wpan0" };
+/** The server's key for the pledge's socket (fe80::2 port 40000, as it arrives on wpan0). */
+const PLEDGE_KEY = peerKey({ address: "fe80::2", port: 40000, zone: "wpan0" });
+
+interface WorldOptions {
+	filter?: (d: InFlight) => boolean;
+	serverKey?: string;
+	server?: Partial<DtlsServerOptions>;
+	seed?: number;
+}
+
+/** A Registrar's DTLS server (draft certificates) on a memory network, and the pledge's host beside it. */
+async function world(options: WorldOptions = {}) {
 	const clock = new ManualClock();
 	const trace: InFlight[] = [];
 	const net = new MemoryNetwork({ clock, filter: (d) => (trace.push(d), options.filter === undefined ? true : options.filter(d)) });
 	const pledgeHost = createXsHost({ network: net, name: "pledge", interfaces: [{ name: "wpan0", link: "mesh", addresses: ["fe80::2"] }], seed: options.seed ?? 1 });
 	const registrarHost = createXsHost({ network: net, name: "registrar", interfaces: [{ name: "wpan0", link: "mesh", addresses: ["fe80::1"] }], seed: (options.seed ?? 1) + 1 });
-	const pledgeCrypto = createNobleCrypto((b) => pledgeHost.random(b));
 	const registrarCrypto = createNobleCrypto((b) => registrarHost.random(b));
-	const out: Outcome = { connectedAt: -1, clientConnected: false, serverConnected: false, clientError: undefined, serverError: undefined, serverGot: [], clientGot: [] };
+	const out = newOutcome();
 	const server = new DtlsServer({
 		crypto: registrarCrypto,
 		clock,
 		random: (b) => registrarHost.random(b),
-		identity: { certificates: [pem("cert-registrar.pem")], privateKey: parseEcPrivateKey(pem(options.serverKey ?? "key-registrar.pem")) },
+		...registrarCredentials(pem, registrarCrypto, options.serverKey),
 		handshakeTimeoutMs: 30_000,
-		verifyPeer: anchoredVerifier({ anchors: [pem("cert-masa_ca.pem")], crypto: registrarCrypto }),
 		onAccept: () => {},
 		onConnected: () => (out.serverConnected = true),
 		onData: (_peer, data, c) => {
 			out.serverGot.push(utf8Decode(data));
 			c.send(utf8Encode(`echo:${utf8Decode(data)}`));
 		},
-		onClose: (_peer, e) => (out.serverError = e),
+		onClose: (_peer, e) => {
+			out.serverError = e;
+			out.serverCloses++;
+		},
+		...options.server,
 	});
 	const serverSocket = await registrarHost.udp.bind({
-		port: 5684,
+		port: REGISTRAR.port,
 		onDatagram: (data, from) => {
 			const to: UdpPeer = { address: from.address, port: from.port, zone: from.zone };
 			server.receive(data.slice(), peerKey(from), (d) => serverSocket.send(d, to));
 		},
 	});
+	return { clock, net, trace, pledgeHost, server, serverSocket, out };
+}
+
+type World = Awaited<ReturnType<typeof world>>;
+
+interface PledgeOptions {
+	clientAnchor?: string;
+	clientNow?: number;
+	client?: Partial<DtlsConnectionOptions>;
+	afterConnect?: (c: DtlsConnection) => void;
+	/** Where the pledge's events go (default: the world's outcome). */
+	out?: Outcome;
+}
+
+/** A pledge (IDevID from the draft) on UDP port 40000, its handshake started. */
+async function pledge(w: World, options: PledgeOptions = {}) {
+	const out = options.out ?? w.out;
+	const pledgeCrypto = createNobleCrypto((b) => w.pledgeHost.random(b));
 	let client: DtlsConnection | undefined;
-	const clientSocket = await pledgeHost.udp.bind({ port: 40000, onDatagram: (d) => client!.receive(d.slice()) });
+	const socket = await w.pledgeHost.udp.bind({ port: 40000, onDatagram: (d) => client!.receive(d.slice()) });
 	client = new DtlsConnection({
 		role: "client",
 		crypto: pledgeCrypto,
-		clock,
-		random: (b) => pledgeHost.random(b),
-		send: (d) => clientSocket.send(d, { address: "fe80::1", port: 5684, zone: "wpan0" }),
-		identity: { certificates: [pem("cert-pledge.pem")], privateKey: parseEcPrivateKey(pem("key-pledge.pem")) },
-		verifyPeer: anchoredVerifier({ anchors: [pem(options.clientAnchor ?? "cert-domain_ca.pem")], crypto: pledgeCrypto, ...(options.clientNow !== undefined ? { now: () => options.clientNow! } : {}) }),
+		clock: w.clock,
+		random: (b) => w.pledgeHost.random(b),
+		send: (d) => socket.send(d, REGISTRAR),
+		...pledgeCredentials(pem, pledgeCrypto, { ...(options.clientAnchor !== undefined ? { anchor: options.clientAnchor } : {}), ...(options.clientNow !== undefined ? { now: () => options.clientNow! } : {}) }),
 		handshakeTimeoutMs: 30_000,
 		onConnected: () => {
 			out.clientConnected = true;
-			out.connectedAt = clock.now();
+			out.connectedAt = w.clock.now();
 			options.afterConnect?.(client!);
 		},
 		onData: (d) => out.clientGot.push(utf8Decode(d)),
@@ -80,8 +114,44 @@ async function handshake(options: { filter?: (d: InFlight) => boolean; clientAnc
 		...options.client,
 	});
 	client.start();
-	await runFor(clock, 120_000);
-	return { out, client, server, trace, clock, close: () => (client!.close(), server.close(), clientSocket.close(), serverSocket.close()) };
+	return { client, socket };
+}
+
+/** A pledge and a Registrar over the memory network, after `runMs` (default 120 s) of clock time. */
+async function handshake(options: WorldOptions & PledgeOptions & { runMs?: number } = {}) {
+	const w = await world(options);
+	const p = await pledge(w, options);
+	await runFor(w.clock, options.runMs ?? 120_000);
+	return { ...w, client: p.client, close: () => (p.client.close(), w.server.close(), p.socket.close(), w.serverSocket.close()) };
+}
+
+/** One plaintext (epoch 0) record, as anyone on the link can write it. */
+function plaintextRecord(type: number, sequence: number, fragment: Uint8Array): Uint8Array {
+	const out = new Uint8Array(recordLength(fragment.length));
+	writeRecord(out, 0, type, DTLS_1_2, 0, sequence, fragment);
+	return out;
+}
+
+/** A whole ClientHello from the pledge's address in an epoch-0 record. */
+function clientHelloRecord(random: Uint8Array, cookie: Uint8Array): Uint8Array {
+	const body = encodeClientHello({
+		clientVersion: DTLS_1_2,
+		random,
+		sessionId: new Uint8Array(0),
+		cookie,
+		cipherSuites: [CipherSuite.ecdheEcdsaWithAes128Ccm8],
+		compressionMethods: [0],
+		extensions: [extendedMasterSecretExtension()],
+	});
+	return plaintextRecord(CONTENT_HANDSHAKE, 0, encodeHandshakeMessage(HandshakeType.clientHello, 0, body));
+}
+
+/** Sends "ping" from the pledge and reports whether the Registrar's echo came back. */
+async function echoes(h: { client: DtlsConnection; clock: ManualClock; out: Outcome }, text = "ping"): Promise<boolean> {
+	const before = h.out.clientGot.length;
+	h.client.send(utf8Encode(text));
+	await runFor(h.clock, 100);
+	return h.out.clientGot.length === before + 1 && h.out.clientGot[before] === `echo:${text}`;
 }
 
 export default suite("dtls handshake flow", (test) => {
@@ -175,5 +245,176 @@ export default suite("dtls handshake flow", (test) => {
 		ok(h.out.clientError?.name === "DtlsTimeoutError", `client: ${h.out.clientError?.name} ${h.out.clientError?.message}`);
 		ok(h.trace.length < 40, `retransmissions stay bounded, no echo storm (${h.trace.length} datagrams)`);
 		h.close();
+	});
+
+	test("spoofed plaintext alerts of every kind, and epoch-0 garbage, end neither side of an established association", async () => {
+		const h = await handshake();
+		ok(h.out.clientConnected && h.out.serverConnected);
+		const replies: Uint8Array[] = [];
+		const taken: boolean[] = [];
+		let sequence = 1_000;
+		for (const level of [1, 2]) {
+			for (let description = 0; description < 256; description++) {
+				const alert = plaintextRecord(CONTENT_ALERT, sequence++, new Uint8Array([level, description]));
+				h.server.receive(alert, PLEDGE_KEY, (d) => replies.push(d));
+				taken.push(h.client.receive(alert));
+			}
+		}
+		// Handshake records in the clear that do not parse, or contradict themselves, are dropped too.
+		const garbage = [new Uint8Array([1, 2, 3]), new Uint8Array([20, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), new Uint8Array([20, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2])];
+		for (const g of garbage) {
+			const record = plaintextRecord(CONTENT_HANDSHAKE, sequence++, g);
+			h.server.receive(record, PLEDGE_KEY, (d) => replies.push(d));
+			h.client.receive(record);
+		}
+		await runFor(h.clock, 100);
+		equal(h.client.state, "connected", `client: ${h.out.clientError?.message}`);
+		equal(h.server.stats().active, 1, `server: ${h.out.serverError?.message}`);
+		equal(h.out.serverCloses, 0);
+		equal(replies.length, 0, "nothing answered");
+		ok(!taken.includes(true), "the client took no alert as the server's");
+		ok(await echoes(h), "the association still carries data");
+		h.close();
+	});
+
+	test("a lost final flight: the pledge's retransmission brings it again, and epoch 0 is dropped after the retention time", async () => {
+		let lost = 0;
+		const h = await handshake({
+			// The Registrar's first datagram with ChangeCipherSpec (CCS + Finished) never arrives.
+			filter: (d) => !(d.from.port === 5684 && lost === 0 && parseDatagram(d.data).records.some((r) => r.type === CONTENT_CHANGE_CIPHER_SPEC) && ++lost > 0),
+			server: { idleTimeoutMs: 600_000, finalFlightRetentionMs: 200_000 },
+		});
+		equal(lost, 1);
+		ok(h.out.clientConnected && h.out.serverConnected, `connected (${h.out.clientError?.message ?? ""})`);
+		ok(h.out.connectedAt >= 1_000, `through the pledge's retransmission timer (${h.out.connectedAt} ms)`);
+		// A repeat of the pledge's Certificate in the clear still makes the Registrar resend its last flight...
+		const certificateFragment = new Uint8Array([11, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 1, 0]);
+		const sent = (): number => h.trace.filter((d) => d.from.port === 5684).length;
+		let before = sent();
+		h.server.receive(plaintextRecord(CONTENT_HANDSHAKE, 5_000, certificateFragment), PLEDGE_KEY, (d) => h.serverSocket.send(d, { address: "fe80::2", port: 40000, zone: "wpan0" }));
+		equal(sent(), before + 1, "the final flight is resent once");
+		// ...until the retention time is over: then epoch 0 is gone.
+		await runFor(h.clock, 200_000);
+		before = sent();
+		h.server.receive(plaintextRecord(CONTENT_HANDSHAKE, 5_001, certificateFragment), PLEDGE_KEY, (d) => h.serverSocket.send(d, { address: "fe80::2", port: 40000, zone: "wpan0" }));
+		equal(sent(), before, "no resend after the retention time");
+		ok(await echoes(h), "the association still carries data");
+		h.close();
+	});
+
+	test("a pledge that restarts on the same address and port gets a new association at once; the old one is reported closed", async () => {
+		const w = await world();
+		const first = await pledge(w);
+		await runFor(w.clock, 1_000);
+		ok(w.out.clientConnected, "first association up");
+		// The pledge reboots: its state is gone, no close_notify is sent.
+		first.socket.close();
+		const again = newOutcome();
+		const second = await pledge(w, { out: again });
+		const restartedAt = w.clock.now();
+		await runFor(w.clock, 3_000);
+		ok(again.clientConnected, `the restarted pledge connected (${again.clientError?.message ?? "no error"})`);
+		ok(again.connectedAt - restartedAt < 100, `promptly (${again.connectedAt - restartedAt} ms)`);
+		const stats = w.server.stats();
+		equal(stats.replaced, 1);
+		equal(stats.active, 1);
+		equal(w.out.serverCloses, 1, "the old association's end was reported");
+		ok(await echoes({ client: second.client, clock: w.clock, out: again }), "the new association carries data");
+		second.client.close();
+		w.server.close();
+		second.socket.close();
+		w.serverSocket.close();
+	});
+
+	test("a spoofed ClientHello from the pledge's address gets a stateless HelloVerifyRequest and leaves the association alone", async () => {
+		const h = await handshake();
+		ok(h.out.clientConnected && h.out.serverConnected);
+		for (const cookie of [new Uint8Array(0), new Uint8Array(16).fill(7)]) {
+			const replies: Uint8Array[] = [];
+			h.server.receive(clientHelloRecord(new Uint8Array(32).fill(cookie.length + 1), cookie), PLEDGE_KEY, (d) => replies.push(d));
+			equal(replies.length, 1, "one reply");
+			const record = parseDatagram(replies[0]!).records[0]!;
+			equal(record.type, CONTENT_HANDSHAKE);
+			equal(replies[0]![record.offset], HandshakeType.helloVerifyRequest, "a HelloVerifyRequest");
+		}
+		const stats = h.server.stats();
+		deepEqual([stats.active, stats.accepted, stats.replaced, stats.badCookies], [1, 1, 0, 1]);
+		equal(h.out.serverCloses, 0);
+		ok(await echoes(h), "the association still carries data");
+		h.close();
+	});
+
+	test("a full table makes room from associations still in their handshake, not from an established one", async () => {
+		const h = await handshake({ server: { maxSessions: 2 }, runMs: 1_000 });
+		ok(h.out.clientConnected && h.out.serverConnected);
+		// Three other peers pass the cookie exchange and leave their handshakes hanging.
+		for (let i = 0; i < 3; i++) {
+			const peer = peerKey({ address: `fe80::${10 + i}`, port: 40000, zone: "wpan0" });
+			const random = new Uint8Array(32).fill(10 + i);
+			const hvr: Uint8Array[] = [];
+			h.server.receive(clientHelloRecord(random, new Uint8Array(0)), peer, (d) => hvr.push(d));
+			const cookie = decodeHelloVerifyRequest(hvr[0]!.subarray(13 + 12)).cookie;
+			h.server.receive(clientHelloRecord(random, cookie), peer, () => {});
+			await runFor(h.clock, 100);
+		}
+		const stats = h.server.stats();
+		deepEqual([stats.accepted, stats.evicted, stats.active], [4, 2, 2]);
+		equal(h.out.serverCloses, 2);
+		ok(await echoes(h), "the established association was kept");
+		h.close();
+	});
+
+	test("garbage from the pledge's address does not keep an idle association alive; its real traffic does", async () => {
+		for (const live of [false, true]) {
+			const h = await handshake({ server: { idleTimeoutMs: 10_000 }, runMs: 1_000 });
+			ok(h.out.clientConnected && h.out.serverConnected);
+			const appData = h.trace.find((d) => d.from.port === 40000 && parseDatagram(d.data).records.some((r) => r.epoch === 1)); // the pledge's Finished: a replay
+			let sequence = 10;
+			for (let second = 0; second < 30; second++) {
+				if (live) h.client.send(utf8Encode("alive"));
+				else {
+					const forged = new Uint8Array(40).fill(second);
+					forged.set([23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, sequence++, 0, 27]); // epoch 1, fails authentication
+					h.server.receive(forged, PLEDGE_KEY, () => {});
+					h.server.receive(plaintextRecord(CONTENT_ALERT, sequence++, new Uint8Array([1, 100])), PLEDGE_KEY, () => {}); // a warning, not close_notify
+					h.server.receive(new Uint8Array([second, 1, 2, 3]), PLEDGE_KEY, () => {});
+					h.server.receive(appData!.data, PLEDGE_KEY, () => {});
+				}
+				await runFor(h.clock, 1_000);
+			}
+			equal(h.server.stats().active, live ? 1 : 0, live ? "kept by its traffic" : "swept as idle despite the garbage");
+			h.close();
+		}
+	});
+
+	test("a recorded ClientHello with its cookie, replayed minutes later, does not replace the association of the restarted pledge", async () => {
+		const w = await world();
+		const first = await pledge(w);
+		await runFor(w.clock, 1_000);
+		ok(w.out.clientConnected);
+		// The first pledge's second ClientHello carries the cookie; someone on the link records it.
+		const hellos = w.trace.filter((d) => d.from.port === 40000 && d.data[0] === CONTENT_HANDSHAKE && d.data[13] === HandshakeType.clientHello);
+		equal(hellos.length, 2);
+		const recorded = hellos[1]!.data.slice();
+		first.socket.close();
+		const again = newOutcome();
+		const second = await pledge(w, { out: again });
+		await runFor(w.clock, 1_000);
+		ok(again.clientConnected);
+		const session = { client: second.client, clock: w.clock, out: again };
+		for (let i = 0; i < 3; i++) {
+			await runFor(w.clock, 50_000);
+			ok(await echoes(session), "kept alive");
+		}
+		const replies: Uint8Array[] = [];
+		w.server.receive(recorded, PLEDGE_KEY, (d) => replies.push(d));
+		equal(replies.length, 1);
+		equal(replies[0]![13], HandshakeType.helloVerifyRequest, "an expired cookie gets a new HelloVerifyRequest");
+		deepEqual([w.server.stats().accepted, w.server.stats().replaced, w.out.serverCloses], [2, 1, 1]);
+		ok(await echoes(session), "the association still carries data");
+		second.client.close();
+		w.server.close();
+		second.socket.close();
+		w.serverSocket.close();
 	});
 });

@@ -6,6 +6,7 @@ import coapCodec from "./coap-codec.suite.js";
 import coapEndpoint from "./coap-endpoint.suite.js";
 import coapLayers from "./coap-layers.suite.js";
 import coapRouter from "./coap-router.suite.js";
+import dtlsCoaps from "./dtls-coaps.suite.js";
 import dtlsCrypto from "./dtls-crypto.suite.js";
 import dtlsHandshake from "./dtls-handshake.suite.js";
 import dtlsRecord from "./dtls-record.suite.js";
@@ -21,6 +22,7 @@ import cbor from "./cbor.suite.js";
 import cose from "./cose.suite.js";
 import voucher from "./voucher.suite.js";
 import est from "./est.suite.js";
+import pledge from "./pledge.suite.js";
 import tokenBucket from "./token-bucket.suite.js";
 
 export const suites: Suite[] = [
@@ -29,6 +31,7 @@ export const suites: Suite[] = [
 	coapEndpoint,
 	coapLayers,
 	coapRouter,
+	dtlsCoaps,
 	dtlsCrypto,
 	dtlsHandshake,
 	dtlsRecord,
@@ -44,5 +47,6 @@ export const suites: Suite[] = [
 	cose,
 	voucher,
 	est,
+	pledge,
 	tokenBucket,
 ];

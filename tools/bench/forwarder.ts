@@ -1,7 +1,9 @@
 /*
  * One relay under load, in its own process (inside the bench's network namespace): our Join Proxy
  * in either mode, or the baseline, a bare dgram forwarder that does the least a stateful relay can
- * (one flow, two sockets, no checks). Prints "ready" once listening.
+ * (one flow, two sockets, no checks). Spawned with an IPC channel: says "ready" once listening, and
+ * answers each "usage" with its CPU time so far (all threads, µs), so that the bench can charge the
+ * relay's own work per datagram whatever else runs on the machine.
  */
 
 import dgram from "node:dgram";
@@ -10,6 +12,7 @@ import { JoinProxy } from "../../src/joinproxy/join-proxy.js";
 
 const [kind, iface, joinAddr, registrar, port] = process.argv.slice(2) as [string, string, string, string, string];
 
+let close = (): void => {};
 if (kind === "bare") {
 	const down = dgram.createSocket({ type: "udp6", ipv6Only: true });
 	const up = dgram.createSocket({ type: "udp6", ipv6Only: true });
@@ -21,8 +24,14 @@ if (kind === "bare") {
 	up.on("message", (msg) => {
 		if (pledge !== undefined) down.send(msg, pledge.port, pledge.address);
 	});
-	down.bind(5684, `${joinAddr}%${iface}`, () => up.bind(0, () => console.log("ready")));
+	await new Promise<void>((r) => down.bind(5684, `${joinAddr}%${iface}`, r));
+	await new Promise<void>((r) => up.bind(0, r));
+	close = () => {
+		down.close();
+		up.close();
+	};
 } else {
+	// Public options only, and only those a deployment would set for one configured Registrar.
 	const proxy = await JoinProxy.start({
 		host: createNodeHost({ logLevel: "warn" }),
 		mode: kind === "stateless" ? "stateless" : "stateful",
@@ -30,9 +39,16 @@ if (kind === "bare") {
 		registrars: [{ address: registrar, port: Number(port) }],
 		answerDiscovery: false,
 	});
-	console.log("ready");
-	process.on("SIGTERM", () => {
-		proxy.close();
-		process.exit(0);
-	});
+	close = () => proxy.close();
 }
+
+process.on("message", (m) => {
+	if (m === "usage") {
+		const u = process.cpuUsage();
+		process.send!({ cpuMicros: u.user + u.system });
+	} else if (m === "close") {
+		close();
+		process.disconnect();
+	}
+});
+process.send!("ready");

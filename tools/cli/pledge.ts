@@ -1,0 +1,132 @@
+/* `cjp pledge`: the cBRSKI pledge (src/pledge) on the Node host, e.g. on a Linux box with an 802.15.4 interface. */
+
+import { readFileSync } from "node:fs";
+import { createNodeHost } from "../../hosts/node/index.js";
+import { createNodeCrypto } from "../../hosts/node/crypto.js";
+import type { UdpPeer } from "../../hosts/host.js";
+import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
+import { pemToDer } from "../../modules/util/base64.js";
+import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
+import { ConfigError, loadPledgeConfig, type PledgeConfig } from "../../src/pki/config.js";
+import { Pledge, type PledgeOptions } from "../../src/pledge/pledge.js";
+import { intOption, linkLocalAddress, untilSignal, UsageError, type Command } from "./command.js";
+
+const HELP = `Usage: cjp pledge --identity DIR/pledges/SERIAL --iface IFACE [options]
+
+Onboards this host as a cBRSKI pledge: discovers join proxies on IFACE (GET
+coap://[ff02::fd]/.well-known/core?brski-jp=*), gets a voucher from the Registrar through one
+(DTLS 1.2 with the IDevID), validates it against the MASA trust anchor, enrolls for an LDevID
+(EST-coaps) and stores it with the domain trust anchors. Prints one line per step.
+
+Options:
+  --identity DIR      the pledge folder made by 'cjp pki init' (its config.json)
+  --iface IFACE       pledge interface to discover join proxies on (repeatable)
+  --proxy ADDR        use this join-port instead of discovery, e.g. '[fe80::1%wpan0]:5684' (repeatable)
+  --state-dir DIR     where the LDevID and trust anchors are stored (default: the config's "storage")
+  --force             onboard again even when already enrolled
+  --max-attempts N    attempts before giving up (default 16)
+  --trusted-clock     this host's clock is right: check voucher and certificate times
+  --crypto node|noble crypto provider (default node: node:crypto; noble: the XS one)
+  --json              end with one JSON line: outcome, attempts, datagrams and bytes each way
+  --log-level L       debug|info|warn|error on stderr (default warn)
+
+Exit status: 0 enrolled (or already enrolled), 1 onboarding failed, 2 bad usage or configuration.
+`;
+
+/** "[fe80::1%wpan0]:5684" -> peer. */
+function parseProxy(text: string): UdpPeer {
+	const m = /^\[([0-9a-fA-F:.]+)(?:%(?:25)?([^\]]+))?\]:(\d{1,5})$/.exec(text);
+	const port = m === null ? NaN : Number(m[3]);
+	if (m === null || !(port > 0 && port < 65536)) throw new UsageError(`--proxy must look like '[fe80::1%IFACE]:5684', got "${text}"`);
+	if (m[1]!.toLowerCase().startsWith("fe80") && m[2] === undefined) throw new UsageError(`--proxy ${text}: a link-local address needs its interface (%IFACE)`);
+	return { address: m[1]!, port, zone: m[2] ?? "" };
+}
+
+function readDer(path: string, what: string): Uint8Array[] {
+	let text: string;
+	try {
+		text = readFileSync(path, "utf8");
+	} catch (e) {
+		throw new ConfigError(`${path}: cannot read the ${what}: ${(e as Error).message}`);
+	}
+	const ders = pemToDer(text);
+	if (ders.length === 0) throw new ConfigError(`${path}: no PEM block in the ${what}`);
+	return ders;
+}
+
+export const pledgeCommand: Command = {
+	name: "pledge",
+	summary: "onboard this host as a cBRSKI pledge (IDevID in, LDevID out)",
+	help: HELP,
+	options: {
+		identity: { type: "string" },
+		iface: { type: "string", multiple: true },
+		proxy: { type: "string", multiple: true },
+		"state-dir": { type: "string" },
+		force: { type: "boolean" },
+		"max-attempts": { type: "string" },
+		"trusted-clock": { type: "boolean" },
+		crypto: { type: "string" },
+		json: { type: "boolean" },
+		"log-level": { type: "string" },
+	},
+	async run(values, positionals) {
+		if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+		const identity = values["identity"] as string | undefined;
+		if (identity === undefined) throw new UsageError("--identity DIR is required");
+		const ifaces = (values["iface"] as string[] | undefined) ?? [];
+		const proxies = ((values["proxy"] as string[] | undefined) ?? []).map(parseProxy);
+		if (ifaces.length === 0 && proxies.length === 0) throw new UsageError("give --iface (discovery) or --proxy");
+		for (const i of ifaces) linkLocalAddress(i); // the interface exists and has a link-local address
+		const cryptoName = (values["crypto"] as string | undefined) ?? "node";
+		if (cryptoName !== "node" && cryptoName !== "noble") throw new UsageError(`--crypto must be node or noble, got "${cryptoName}"`);
+		const logLevel = (values["log-level"] as string | undefined) ?? "warn";
+		if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError("--log-level must be debug, info, warn or error");
+		const maxAttempts = intOption(values["max-attempts"], "max-attempts", 1, 1_000_000);
+		const json = values["json"] === true;
+
+		let config: PledgeConfig;
+		let options: Omit<PledgeOptions, "host" | "crypto">;
+		try {
+			config = loadPledgeConfig(identity);
+			let privateKey: Uint8Array;
+			try {
+				privateKey = parseEcPrivateKey(readDer(config.idevid.key, "IDevID key")[0]!);
+			} catch (e) {
+				if (e instanceof ConfigError) throw e;
+				throw new ConfigError(`${config.idevid.key}: not a P-256 private key: ${(e as Error).message}`);
+			}
+			options = {
+				idevid: { certificates: readDer(config.idevid.cert, "IDevID"), privateKey },
+				masaTrustAnchors: readDer(config.masaTrustAnchor, "MASA trust anchor"),
+				voucherSigners: readDer(config.voucherSigner, "voucher signer"),
+				interfaces: ifaces,
+				force: values["force"] === true,
+				trustedClock: values["trusted-clock"] === true,
+				...(proxies.length > 0 ? { proxies } : {}),
+				...(maxAttempts !== undefined ? { maxAttempts } : {}),
+			};
+		} catch (e) {
+			if (!(e instanceof ConfigError)) throw e;
+			process.stderr.write(`cjp pledge: ${e.message}\n`);
+			return 2;
+		}
+		const host = createNodeHost({ storageDir: (values["state-dir"] as string | undefined) ?? config.storage, logLevel: logLevel as "warn" });
+		const crypto = cryptoName === "node" ? createNodeCrypto() : createNobleCrypto((b) => host.random(b));
+		let pledge: Pledge;
+		try {
+			pledge = new Pledge({ ...options, host, crypto, onState: (state, detail) => process.stdout.write(`${state}${detail ? ": " + detail : ""}\n`) });
+		} catch (e) {
+			process.stderr.write(`cjp pledge: ${config.file}: ${(e as Error).message}\n`);
+			return 2;
+		}
+		void untilSignal().then(() => pledge.close());
+		const result = await pledge.run();
+		if (result.outcome === "failed") process.stderr.write(`cjp pledge: onboarding failed: ${result.error}\n`);
+		if (json) {
+			const { ldevid, ...rest } = result;
+			process.stdout.write(JSON.stringify({ ...rest, ldevidBytes: ldevid?.length ?? 0, crypto: crypto.name }) + "\n");
+		}
+		return result.outcome === "failed" ? 1 : 0;
+	},
+};
