@@ -13,7 +13,7 @@ import { ManualClock, MemoryNetwork, SeededRandom, createXsHost } from "../hosts
 import type { Host } from "../hosts/host.js";
 import { createNobleCrypto } from "../modules/crypto/noble-provider.js";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
-import { CoapsServer, openCoapsClient } from "../modules/dtls/coaps.js";
+import { CoapsServer, openCoapsClient, type CoapsRequest } from "../modules/dtls/coaps.js";
 import { pledgeCredentials, registrarCredentials } from "./lib/draft-dtls.js";
 import { pemToDer } from "../modules/util/base64.js";
 import { CoapRouter } from "../modules/coap/router.js";
@@ -37,13 +37,14 @@ async function onboardThrough(mode: "stateful" | "stateless", loss = 0) {
 	const registrarCrypto = createNodeCrypto();
 	const pledgeCrypto = createNobleCrypto((b) => pledgeHost.random(b));
 	const peers: string[] = [];
+	const clientLeaves: Uint8Array[] = [];
 	const server = new CoapsServer({
 		crypto: registrarCrypto,
 		clock,
 		random: (b) => registrarHost.random(b),
 		...registrarCredentials(pem, registrarCrypto),
 		handler: new CoapRouter()
-			.add("/hello", { get: (req) => (peers.push(`${req.peer.address}:${req.peer.port}`), { code: Code.Content, payload: new TextEncoder().encode("hello pledge") }) })
+			.add("/hello", { get: (req) => (peers.push(`${req.peer.address}:${req.peer.port}`), clientLeaves.push((req as CoapsRequest).peerCertificates[0]!), { code: Code.Content, payload: new TextEncoder().encode("hello pledge") }) })
 			.add("/big", { get: () => ({ code: Code.Content, payload: BIG }) }).handler,
 	});
 	let close: () => void;
@@ -85,7 +86,7 @@ async function onboardThrough(mode: "stateful" | "stateless", loss = 0) {
 	proxy.close();
 	server.close();
 	close();
-	return { hello, big, stats, peers, serverStats: server.dtls.stats() };
+	return { hello, big, stats, peers, clientLeaves, serverStats: server.dtls.stats() };
 }
 
 describe("our DTLS pledge ↔ our Join Proxy ↔ our DTLS Registrar", () => {
@@ -102,6 +103,8 @@ describe("our DTLS pledge ↔ our Join Proxy ↔ our DTLS Registrar", () => {
 			// The Registrar sees the proxy, never the pledge's link-local address.
 			assert.ok(r.peers.length >= 1);
 			assert.ok(r.peers[0]!.startsWith("2001:db8::1:"), r.peers[0]);
+			// Handlers see the association's authenticated client chain.
+			assert.deepEqual(r.clientLeaves[0], pem("cert-pledge.pem"));
 		});
 	}
 });

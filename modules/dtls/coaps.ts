@@ -6,7 +6,7 @@
  */
 
 import type { Host, UdpArrival, UdpPeer, UdpSocket } from "../../hosts/host.js";
-import { CoapEndpoint, type CoapEndpointOptions, type CoapHandler } from "../coap/endpoint.js";
+import { CoapEndpoint, type CoapEndpointOptions, type CoapRequest, type CoapResponse } from "../coap/endpoint.js";
 import { DtlsConnection, type DtlsConnectionOptions, type DtlsIdentity, type PeerVerifier } from "./connection.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { DtlsServer, type DtlsServerOptions } from "./server.js";
@@ -80,8 +80,19 @@ export async function openCoapsClient(options: CoapsClientOptions): Promise<Coap
 	});
 }
 
+/** A request on a DTLS association: who is asking, as the handshake authenticated them. */
+export interface CoapsRequest extends CoapRequest {
+	/** The peer's certificate chain from the handshake (leaf first), verified by `verifyPeer`. */
+	peerCertificates: readonly Uint8Array[];
+	/** The association's peer key (the `peer` given to receive()): one per DTLS session. */
+	association: string;
+}
+
+/** Any CoapHandler fits; one that needs the peer's identity reads the CoapsRequest fields. */
+export type CoapsHandler = (request: CoapsRequest) => CoapResponse | null | Promise<CoapResponse | null>;
+
 export interface CoapsServerOptions extends Omit<DtlsServerOptions, "onAccept" | "onData" | "onConnected" | "onClose"> {
-	handler: CoapHandler;
+	handler: CoapsHandler;
 	coap?: CoapOptions;
 }
 
@@ -101,7 +112,8 @@ export class CoapsServer {
 			...dtls,
 			onAccept: (peer, connection) => {
 				const from: UdpArrival = { ...(this.#arriving ?? { address: "", port: 0, zone: "", multicast: false }) };
-				const endpoint = new CoapEndpoint({ ...coap, handler, transport: { send: (data) => connection.send(data) }, clock: options.clock, random: options.random });
+				const secure = (request: CoapRequest) => handler({ ...request, peerCertificates: connection.peerCertificates, association: peer });
+				const endpoint = new CoapEndpoint({ ...coap, handler: secure, transport: { send: (data) => connection.send(data) }, clock: options.clock, random: options.random });
 				this.#endpoints.set(peer, { endpoint, from, connection });
 			},
 			onData: (peer, data) => {

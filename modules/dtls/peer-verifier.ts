@@ -17,16 +17,21 @@ export interface AnchoredVerifierOptions {
 	now?: () => number;
 }
 
+/** The peer's certificates parsed, or why one is not a certificate (a PeerVerifier's reason). */
+export function parsePeerChain(chain: readonly Uint8Array[]): Certificate[] | string {
+	try {
+		return chain.map((d) => parseCertificate(d));
+	} catch (e) {
+		if (e instanceof CertificateError) return `unparsable certificate: ${e.message}`;
+		throw e;
+	}
+}
+
 export function anchoredVerifier(options: AnchoredVerifierOptions): PeerVerifier {
 	const anchors: Certificate[] = options.anchors.map((d) => parseCertificate(d));
 	return (chain) => {
-		let certs: Certificate[];
-		try {
-			certs = chain.map((d) => parseCertificate(d));
-		} catch (e) {
-			if (e instanceof CertificateError) return `unparsable certificate: ${e.message}`;
-			throw e;
-		}
+		const certs = parsePeerChain(chain);
+		if (typeof certs === "string") return certs;
 		const now = options.now?.();
 		const r = verifyChain(certs, anchors, { crypto: options.crypto, ...(now !== undefined ? { now } : {}) });
 		return r.ok ? undefined : r.reason;
@@ -36,12 +41,8 @@ export function anchoredVerifier(options: AnchoredVerifierOptions): PeerVerifier
 /** Accepts any parsable chain and hands it to `record` (the pledge checks it against the voucher later). */
 export function provisionalVerifier(record: (chain: Uint8Array[]) => void): PeerVerifier {
 	return (chain) => {
-		try {
-			chain.forEach((d) => parseCertificate(d));
-		} catch (e) {
-			if (e instanceof CertificateError) return `unparsable certificate: ${e.message}`;
-			throw e;
-		}
+		const certs = parsePeerChain(chain);
+		if (typeof certs === "string") return certs;
 		record(chain.map((d) => d.slice()));
 		return undefined;
 	};

@@ -109,6 +109,18 @@ if (wants("dtls")) {
 	}
 }
 
+/* Registrar: onboardings per second on loopback with the MASA in process (tools/bench/registrar-load.ts). */
+try {
+	const out = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./registrar-load.ts", import.meta.url))], { encoding: "utf8", timeout: 120_000 });
+	if (out.status !== 0) throw new Error(out.stderr);
+	const r = JSON.parse(out.stdout.trim().split("\n").pop()!) as { onboardingsPerSecond: number; clients: number };
+	results["registrar.onboardingsPerSecond"] = r.onboardingsPerSecond;
+	say(`registrar: ${r.onboardingsPerSecond} onboardings/s (rv, vs, sen, es on a new DTLS session each; ${r.clients} concurrent pledges in the same process)`);
+} catch (e) {
+	results["registrar.onboardingsPerSecond"] = null;
+	say(`registrar: not measured (${String((e as Error).message).split("\n")[0]})`);
+}
+
 /*
  * XS: xsnap's meter gives the compute of a crank and the slots in use after it. A crank that runs
  * the relay 10,000 round trips (20,000 datagrams) right after a collection, compared with an empty

@@ -1,0 +1,23 @@
+/* A MASA in process (src/masa MasaService) that the test can take down or slow down. */
+
+import { MasaUnreachableError, type InProcessMasa } from "../../src/registrar/masa-client.js";
+
+export class FlakyMasa implements InProcessMasa {
+	/** Calls reject as a refused connection would. */
+	down = false;
+	/** Calls answer this much later (real time). */
+	delayMs = 0;
+	calls = 0;
+	readonly #inner: InProcessMasa;
+
+	constructor(inner: InProcessMasa) {
+		this.#inner = inner;
+	}
+
+	async requestVoucher(rvr: Uint8Array, context: { clientCertificate?: Uint8Array }): Promise<{ status: number; contentType: string; body: Uint8Array }> {
+		this.calls++;
+		if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+		if (this.down) throw new MasaUnreachableError("connect ECONNREFUSED (the test took the MASA down)");
+		return this.#inner.requestVoucher(rvr, context);
+	}
+}
