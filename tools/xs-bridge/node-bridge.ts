@@ -13,6 +13,7 @@ import { startXsnap, type CrankMeter, type XsnapProcess } from "../xs-lane/xsnap
 import { decodeFrame, encodeFrame } from "./frame.js";
 import type { Event, Request } from "./messages.js";
 import type { XsPledgeConfig } from "./pledge-entry.js";
+import type { PledgeOptions } from "../../src/pledge/pledge.js";
 
 export type { XsPledgeConfig } from "./pledge-entry.js";
 
@@ -34,6 +35,22 @@ export interface XsPledgeOutcome {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The JSON form of pledge options for the engine (what a host and crypto provider are not). */
+export function xsPledgeConfig(o: Omit<PledgeOptions, "host" | "crypto" | "onState">): XsPledgeConfig {
+	return {
+		idevid: o.idevid.certificates.map(toHex),
+		privateKey: toHex(o.idevid.privateKey),
+		masaTrustAnchors: o.masaTrustAnchors.map(toHex),
+		...(o.voucherSigners !== undefined ? { voucherSigners: o.voucherSigners.map(toHex) } : {}),
+		...(o.interfaces !== undefined ? { interfaces: o.interfaces } : {}),
+		...(o.proxies !== undefined ? { proxies: o.proxies.map((p) => ({ address: p.address, port: p.port, zone: p.zone })) } : {}),
+		...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+		...(o.force !== undefined ? { force: o.force } : {}),
+		...(o.trustedClock !== undefined ? { trustedClock: o.trustedClock } : {}),
+		...(o.timing !== undefined ? { timing: o.timing } : {}),
+	};
+}
 const ENTRY = fileURLToPath(new URL("./pledge-entry.ts", import.meta.url));
 
 export class XsPledgeBridge {
@@ -94,10 +111,11 @@ export class XsPledgeBridge {
 		return done;
 	}
 
-	/** Idempotent: the backend's sockets and timers, and the engine. */
+	/** Idempotent: the backend's sockets and timers, and the engine; a run under way rejects. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		this.#failed?.(new Error("stopped"));
 		for (const s of this.#sockets.values()) s.close();
 		for (const t of this.#timers.values()) t.timer.cancel();
 		this.#sockets.clear();
