@@ -1,7 +1,10 @@
 /*
  * One full onboarding of the pledge running inside XS (xsnap, through tools/xs-bridge), on the
  * in-memory network (hosts/xs, a ManualClock): the pledge discovers our join proxy on its mesh link
- * and onboards through it to the Registrar. Everything on the Node side is seeded, so a run repeats.
+ * and onboards through it to our Registrar (src/registrar: in-memory database, src/masa's service in
+ * process), with an identity from `cjp pki init`. The network, the clock and the pledge's randomness
+ * are seeded; the Registrar's and MASA's signatures (node:crypto, WebCrypto) are not, so a DER
+ * signature can be a byte longer or shorter from one run to the next.
  *
  * What it measures, all on the pledge's side:
  * - datagrams and UDP payload bytes on the pledge's link, both directions, in total and per step
@@ -18,13 +21,19 @@ import type { Host } from "../../hosts/host.js";
 import { ManualClock, MemoryNetwork, createXsHost } from "../../hosts/xs/index.js";
 import { JoinProxy } from "../../src/joinproxy/join-proxy.js";
 import { countingUdp, newTrafficCounters, type TrafficCounters } from "../../src/pledge/traffic.js";
-import { toHex } from "../../modules/util/hex.js";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pemToDer } from "../../modules/util/base64.js";
+import { startMasaFromConfig, type RunningMasa } from "../../src/masa/from-config.js";
+import { loadMasaConfig, loadPledgeConfig, loadRegistrarConfig, type RegistrarConfig } from "../../src/pki/config.js";
+import { initPki, type InitPkiResult } from "../../src/pki/init.js";
+import { MemoryRegistrarDatabase } from "../../src/registrar/database.js";
+import { inProcessMasaClient } from "../../src/registrar/masa-client.js";
+import { startNodeRegistrar } from "../../src/registrar/node-registrar.js";
 import { flush } from "../../test/lib/drive.js";
-import { installFixtures } from "../../test/lib/fixtures.js";
-import { certDer, privateKey } from "../../test/lib/cbrski-vectors.js";
-import { REGISTRAR_COAPS_PORT, REGISTRAR_JPY_PORT, TestRegistrar } from "../../test/lib/test-registrar.js";
-import { readVectors } from "../../test/node-lib/vectors.js";
-import { XsPledgeBridge, type XsPledgeConfig, type XsPledgeOutcome } from "../xs-bridge/node-bridge.js";
+import { pledgeIdentity } from "../cli/pledge.js";
+import { XsPledgeBridge, xsPledgeConfig, type XsPledgeConfig, type XsPledgeOutcome } from "../xs-bridge/node-bridge.js";
 import type { CrankMeter } from "../xs-lane/xsnap-process.js";
 
 export type Mode = "stateful" | "stateless";
@@ -32,6 +41,8 @@ export type Mode = "stateful" | "stateless";
 /** sizeof(txSlot) in xsnap's 64-bit build (a 32-bit device's XS has 16-byte slots). */
 export const XS_SLOT_BYTES = 32;
 const REGISTRAR = "2001:db8::2";
+const REGISTRAR_COAPS_PORT = 5684;
+const REGISTRAR_JPY_PORT = 7634;
 /** Grows the XS heap (XS keeps it) so that no collection runs inside the measured cranks. */
 const PREGROW = "{ let a = []; for (let i = 0; i < 2000000; i++) a.push({}); a = null; } gc();";
 
@@ -64,13 +75,39 @@ interface World {
 	close(): void;
 }
 
-/** Our join proxy (fe80::1 on the mesh) in `mode`, relaying to a Registrar on the backbone. */
-async function world(mode: Mode, seed: number): Promise<World> {
-	installFixtures(readVectors());
+/** A PKI from `cjp pki init` and its MASA, in process (HTTPS on loopback, unused: the Registrar calls the service directly). */
+export interface Domain {
+	pki: InitPkiResult;
+	registrar: RegistrarConfig;
+	masa: RunningMasa;
+	close(): Promise<void>;
+}
+
+export async function startDomain(): Promise<Domain> {
+	const dir = mkdtempSync(join(tmpdir(), "cjp-bench-onboarding-"));
+	const pki = await initPki({ dir, pledges: 1 });
+	const masa = await startMasaFromConfig({ ...loadMasaConfig(pki.masaConfig), listen: { address: "::1", port: 0 } }, () => {});
+	return {
+		pki,
+		registrar: loadRegistrarConfig(pki.registrarConfig),
+		masa,
+		close: async () => {
+			await masa.close();
+			rmSync(dir, { recursive: true, force: true });
+		},
+	};
+}
+
+/** Our join proxy (fe80::1 on the mesh) in `mode`, relaying to our Registrar (in-memory database, the MASA in process). */
+async function world(domain: Domain, mode: Mode, seed: number): Promise<World> {
 	const clock = new ManualClock();
 	const net = new MemoryNetwork({ clock });
 	const registrarHost = createXsHost({ network: net, name: "registrar", seed: seed + 1, interfaces: [{ name: "eth0", link: "backbone", addresses: ["fe80::e2", REGISTRAR] }] });
-	const registrar = await drive(clock, TestRegistrar.start({ host: registrarHost }));
+	const chain = domain.registrar.chain.map((f) => pemToDer(readFileSync(f, "utf8"))[0]!);
+	const registrar = await drive(
+		clock,
+		startNodeRegistrar(domain.registrar, registrarHost, { masaClient: inProcessMasaClient(domain.masa.service, chain[0]!), db: new MemoryRegistrarDatabase(), coapsPort: REGISTRAR_COAPS_PORT, jpyPort: REGISTRAR_JPY_PORT }),
+	);
 	const proxyHost = createXsHost({
 		network: net,
 		name: "proxy",
@@ -86,14 +123,7 @@ async function world(mode: Mode, seed: number): Promise<World> {
 	return {
 		clock,
 		pledgeHost,
-		config: {
-			idevid: [toHex(certDer("cert-pledge.pem"))],
-			privateKey: toHex(privateKey("key-pledge.pem")),
-			masaTrustAnchors: [toHex(certDer("cert-masa_ca.pem"))],
-			interfaces: ["wpan0"],
-			timing: { discoveryLeisureMs: 500 },
-			maxAttempts: 1,
-		},
+		config: xsPledgeConfig({ ...pledgeIdentity(loadPledgeConfig(domain.pki.pledgeDirs[0]!)), interfaces: ["wpan0"], timing: { discoveryLeisureMs: 500 }, maxAttempts: 1 }),
 		close: () => {
 			proxy.close();
 			registrar.close();
@@ -128,8 +158,8 @@ async function drive<T>(clock: ManualClock, promise: Promise<T>, bridge?: XsPled
 	return promise;
 }
 
-async function once(mode: Mode, seed: number, gcEachCrank: boolean): Promise<Omit<OnboardingRun, "peakLiveSlots"> & { liveSlots: number[] }> {
-	const w = await world(mode, seed);
+async function once(domain: Domain, mode: Mode, seed: number, gcEachCrank: boolean): Promise<Omit<OnboardingRun, "peakLiveSlots"> & { liveSlots: number[] }> {
+	const w = await world(domain, mode, seed);
 	const traffic = newTrafficCounters();
 	const steps: StepTraffic[] = [];
 	let step: StepTraffic | undefined;
@@ -186,10 +216,10 @@ async function once(mode: Mode, seed: number, gcEachCrank: boolean): Promise<Omi
 }
 
 /** One onboarding measured twice (see the header): counts, compute and slots from the first, the live peak from the second. */
-export async function measureOnboarding(mode: Mode, seed = 1): Promise<OnboardingRun> {
-	const a = await once(mode, seed, false);
+export async function measureOnboarding(domain: Domain, mode: Mode, seed = 1): Promise<OnboardingRun> {
+	const a = await once(domain, mode, seed, false);
 	if (a.outcome.result.outcome !== "enrolled") throw new Error(`the XS pledge did not enroll: ${a.outcome.result.error}`);
-	const b = await once(mode, seed, true);
+	const b = await once(domain, mode, seed, true);
 	if (b.outcome.result.outcome !== "enrolled") throw new Error(`the XS pledge did not enroll (second run): ${b.outcome.result.error}`);
 	const { liveSlots: _l, ...rest } = a;
 	return { ...rest, peakLiveSlots: Math.max(...b.liveSlots) };
@@ -198,8 +228,18 @@ export async function measureOnboarding(mode: Mode, seed = 1): Promise<Onboardin
 /** The figures `npm run bench -- --only onboarding` reports, both proxy modes (XS compute and heap from the stateful run). */
 export async function onboardingFigures(say: (line: string) => void): Promise<Record<string, number | Record<string, number>>> {
 	const out: Record<string, number | Record<string, number>> = {};
-	for (const mode of ["stateful", "stateless"] as const) {
-		const r = await measureOnboarding(mode);
+	const domain = await startDomain();
+	try {
+		for (const mode of ["stateful", "stateless"] as const) await figures(domain, mode, out, say);
+	} finally {
+		await domain.close();
+	}
+	return out;
+}
+
+async function figures(domain: Domain, mode: Mode, out: Record<string, number | Record<string, number>>, say: (line: string) => void): Promise<void> {
+	{
+		const r = await measureOnboarding(domain, mode);
 		const t = r.traffic;
 		out[`onboarding.${mode}.datagrams`] = t.datagramsSent + t.datagramsReceived;
 		out[`onboarding.${mode}.bytes`] = t.bytesSent + t.bytesReceived;
@@ -221,5 +261,4 @@ export async function onboardingFigures(say: (line: string) => void): Promise<Re
 			);
 		}
 	}
-	return out;
 }
