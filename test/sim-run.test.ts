@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runScenario } from "../tools/sim/scenario.js";
 import { unavailable } from "./node-lib/unavailable.js";
+import { tsharkVersion } from "./node-lib/tshark.js";
 
 const CJP = fileURLToPath(new URL("../bin/cjp.js", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";
@@ -76,12 +77,7 @@ describe("cjp sim", () => {
 	});
 
 	it("tshark dissects the capture as 802.15.4 + 6LoWPAN + IPv6 + UDP + DTLS without a malformed packet", (t) => {
-		let version: string | undefined;
-		try {
-			version = execFileSync("tshark", ["--version"], { encoding: "utf8" }).split("\n")[0];
-		} catch {
-			version = undefined;
-		}
+		const version = tsharkVersion();
 		if (unavailable(t, version === undefined ? "tshark is not installed" : undefined)) return;
 		const file = join(dir, "a", "mesh.pcap");
 		const tshark = (...args: string[]): string[] => execFileSync("tshark", ["-r", file, "-d", `udp.port==${JOIN_PORT},dtls`, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 1 << 28 }).trim().split("\n").filter((l) => l !== "");
