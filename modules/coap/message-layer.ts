@@ -3,7 +3,7 @@
  * confirmable messages with exponential back-off until they are acknowledged or reset.
  */
 
-import type { Timer, UdpPeer } from "../../hosts/host.js";
+import type { Host, Timer, UdpPeer } from "../../hosts/host.js";
 import { ACK_RANDOM_FACTOR, ACK_TIMEOUT_MS, EMPTY, MAX_RETRANSMIT, RST } from "./constants.js";
 import type { CoapMessage } from "./message.js";
 import type { TimerSet } from "./timer-set.js";
@@ -18,6 +18,8 @@ export interface MessageLayerOptions {
 	maxRetransmit?: number;
 	/** Cap on the doubling retransmission interval (default: none). */
 	maxRetransmitIntervalMs?: number;
+	/** Where failed sends are reported (default: nowhere; they are counted either way). */
+	log?: Host["log"];
 }
 
 /** What becomes of a confirmable message: exactly one of these runs, unless settle() ends it first. */
@@ -54,10 +56,11 @@ export class MessageLayer {
 	readonly #randomFactor: number;
 	readonly #maxRetransmit: number;
 	readonly #maxInterval: number;
+	readonly #log: Host["log"] | undefined;
 	readonly #outgoing = new Map<number, Outgoing>();
 	#nextMid: number;
 	/** Counters of the whole endpoint; the other layers count into them too. */
-	readonly stats: CoapStats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, parseErrors: 0, resetsSent: 0 };
+	readonly stats: CoapStats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, parseErrors: 0, resetsSent: 0, sendErrors: 0 };
 
 	constructor(options: MessageLayerOptions) {
 		this.#transport = options.transport;
@@ -67,6 +70,7 @@ export class MessageLayer {
 		this.#randomFactor = options.ackRandomFactor ?? ACK_RANDOM_FACTOR;
 		this.#maxRetransmit = options.maxRetransmit ?? MAX_RETRANSMIT;
 		this.#maxInterval = options.maxRetransmitIntervalMs ?? Infinity;
+		this.#log = options.log;
 		const mid = this.#random(new Uint8Array(2));
 		this.#nextMid = (mid[0]! << 8) | mid[1]!;
 	}
@@ -75,9 +79,24 @@ export class MessageLayer {
 		return this.#maxRetransmit;
 	}
 
+	/**
+	 * A transport that refuses a datagram (a DTLS association that closed, or a record limit) loses
+	 * it like the network would: this runs from timers, socket callbacks and promise continuations,
+	 * where a throw would end the process, and CoAP's retransmission already covers lost messages.
+	 */
 	send(bytes: Uint8Array, peer: UdpPeer): void {
-		this.stats.sent++;
-		this.#transport.send(bytes, peer);
+		try {
+			this.#transport.send(bytes, peer);
+			this.stats.sent++;
+		} catch (e) {
+			this.failed(`message to [${peer.address}]:${peer.port} not sent`, e);
+		}
+	}
+
+	/** Counts and logs a message that could not go out. */
+	failed(what: string, error: unknown): void {
+		this.stats.sendErrors++;
+		this.#log?.("warn", `coap: ${what}: ${error instanceof Error ? error.message : String(error)}`);
 	}
 
 	sendEmpty(type: number, messageId: number, peer: UdpPeer): void {

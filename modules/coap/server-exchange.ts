@@ -79,7 +79,14 @@ export class ServerExchanges {
 			if (finished || this.#closed) return;
 			finished = true;
 			if (separateTimer !== undefined) this.#timers.release(separateTimer);
-			this.#reply(msg, peer, multicast, res, entry);
+			// This runs in promise continuations too, where a throw would end the process: a response
+			// that does not encode (a handler's bad option) is counted and replaced by a 5.00.
+			try {
+				this.#reply(msg, peer, multicast, res, entry);
+			} catch (e) {
+				this.#messages.failed(`response to [${peer.address}]:${peer.port} not built`, e);
+				this.#reply(msg, peer, multicast, { code: Code.InternalServerError }, entry);
+			}
 		};
 		const result = this.#serve(msg, peer, multicast, handler);
 		if (!(result instanceof Promise)) {

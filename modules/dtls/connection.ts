@@ -58,6 +58,7 @@ import {
 	CONTENT_APPLICATION_DATA,
 	CONTENT_CHANGE_CIPHER_SPEC,
 	CONTENT_HANDSHAKE,
+	MAX_PLAINTEXT,
 	RecordLayer,
 	RecordLayerClosedError,
 	RecordProtection,
@@ -254,10 +255,15 @@ export class DtlsConnection {
 		this.#state = "wait-server-flight";
 	}
 
-	/** Application data to the peer (one record per call; keep it within the fragment limit). */
+	/** Most plaintext bytes one record carries: the negotiated max_fragment_length (RFC 6066 §4), else 2^14. */
+	get maxPlaintext(): number {
+		return this.#maxFragment > 0 ? this.#maxFragment : MAX_PLAINTEXT;
+	}
+
+	/** Application data to the peer (one record per call; keep it within maxPlaintext). */
 	send(data: Uint8Array): void {
 		if (this.#state !== "connected") throw new Error("DTLS connection not established");
-		const limit = this.#maxFragment > 0 ? this.#maxFragment : 16384;
+		const limit = this.maxPlaintext;
 		if (data.length > limit) throw new RangeError(`application data over the record limit of ${limit} bytes`);
 		this.#o.send(this.#records.protect(CONTENT_APPLICATION_DATA, data));
 	}
