@@ -2,7 +2,7 @@
  * The Registrar on Node, on loopback, with a pledge that negotiates max_fragment_length 2^9 (cBRSKI
  * allows 2^9 or 2^10) and asks for 512-byte blocks: its association serves 256-byte blocks, so the
  * voucher and the CA certificates arrive block-wise and nothing exceeds the record limit (a 512-byte
- * block once ended the Registrar's process). The pledge is the test-pledge blocks with that one change.
+ * block once ended the Registrar's process). The pledge is test-pledge's, with that one change.
  */
 
 import { after, before, describe, it } from "node:test";
@@ -14,15 +14,13 @@ import { createNodeHost } from "../hosts/node/index.js";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
 import { Code, ContentFormat } from "../modules/coap/constants.js";
 import { decodeCertsOnly } from "../modules/est/pkcs7.js";
-import { openCoapsClient, type CoapsClient } from "../modules/dtls/coaps.js";
-import { provisionalVerifier } from "../modules/dtls/peer-verifier.js";
 import { pemToDer } from "../modules/util/base64.js";
 import { initPki } from "../src/pki/init.js";
 import { loadMasaConfig, loadRegistrarConfig } from "../src/pki/config.js";
 import { startMasaFromConfig, type RunningMasa } from "../src/masa/from-config.js";
 import { inProcessMasaClient } from "../src/registrar/masa-client.js";
 import { startNodeRegistrar, type NodeRegistrar } from "../src/registrar/node-registrar.js";
-import { loadPledge, makePvr } from "./node-lib/test-pledge.js";
+import { connect, loadPledge, makePvr } from "./node-lib/test-pledge.js";
 
 const crypto = createNodeCrypto();
 const logs: string[] = [];
@@ -49,16 +47,7 @@ describe("Registrar and a max_fragment_length 2^9 pledge", () => {
 	it("/rv and /crts arrive block-wise within the record limit; the Registrar stays up", async () => {
 		const pledge = loadPledge(join(dir, "pledges", "PLEDGE-0001"));
 		const server = { address: "::1", port: nr.registrar.coapsPort!, zone: "" };
-		let registrarChain: Uint8Array[] = [];
-		const client: CoapsClient = await openCoapsClient({
-			host,
-			crypto,
-			server,
-			identity: { certificates: pledge.chain, privateKey: pledge.privateKey },
-			verifyPeer: provisionalVerifier((c) => (registrarChain = c)),
-			dtls: { maxFragmentLength: 512 },
-			coap: { blockSzx: 5, ackTimeoutMs: 1000, maxRetransmit: 2 },
-		});
+		const { client, registrarChain } = await connect(host, crypto, server, pledge, { maxFragmentLength: 512, coap: { maxRetransmit: 2 } });
 		try {
 			assert.equal(client.connection.maxPlaintext, 512);
 			const rv = await client.endpoint.request({ peer: server, method: 2, path: "/.well-known/brski/rv", payload: makePvr(crypto, pledge, registrarChain[0]!), contentFormat: ContentFormat.VoucherCoseCbor });
