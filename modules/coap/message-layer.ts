@@ -79,15 +79,20 @@ export class MessageLayer {
 		return this.#maxRetransmit;
 	}
 
-	/**
-	 * A transport that refuses a datagram (a DTLS association that closed, or a record limit) loses
-	 * it like the network would: this runs from timers, socket callbacks and promise continuations,
-	 * where a throw would end the process, and CoAP's retransmission already covers lost messages.
-	 */
+	/** Throws what the transport throws: for requests, whose caller learns that theirs failed. */
 	send(bytes: Uint8Array, peer: UdpPeer): void {
+		this.#transport.send(bytes, peer);
+		this.stats.sent++;
+	}
+
+	/**
+	 * Sends from a socket callback, timer or promise continuation, where a throw would end the
+	 * process: a datagram the transport refuses (a DTLS association that closed, a record limit) is
+	 * lost as the network could lose it, counted and logged.
+	 */
+	trySend(bytes: Uint8Array, peer: UdpPeer): void {
 		try {
-			this.#transport.send(bytes, peer);
-			this.stats.sent++;
+			this.send(bytes, peer);
 		} catch (e) {
 			this.failed(`message to [${peer.address}]:${peer.port} not sent`, e);
 		}
@@ -100,7 +105,7 @@ export class MessageLayer {
 	}
 
 	sendEmpty(type: number, messageId: number, peer: UdpPeer): void {
-		this.send(emptyMessage(type, messageId), peer);
+		this.trySend(emptyMessage(type, messageId), peer);
 	}
 
 	sendReset(messageId: number, peer: UdpPeer): void {
@@ -128,7 +133,7 @@ export class MessageLayer {
 				out.attempts++;
 				out.timeoutMs = Math.min(out.timeoutMs * 2, this.#maxInterval);
 				this.stats.retransmissions++;
-				this.send(out.bytes, out.peer);
+				this.trySend(out.bytes, out.peer);
 				out.timer.arm(out.timeoutMs);
 			}),
 			onAck: outcome.onAck,
@@ -136,7 +141,14 @@ export class MessageLayer {
 			onGiveUp: outcome.onGiveUp,
 		};
 		this.#outgoing.set(mid, out);
-		this.send(bytes, peer);
+		try {
+			this.send(bytes, peer);
+		} catch (e) {
+			// Refused at once: nothing is under way, the caller hears of it.
+			this.#outgoing.delete(mid);
+			this.#timers.release(out.timer);
+			throw e;
+		}
 		out.timer.arm(initial);
 	}
 
