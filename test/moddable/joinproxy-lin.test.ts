@@ -16,11 +16,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Namespaces, netnsUnavailable } from "../node-lib/netns.js";
 import { unavailable } from "../node-lib/unavailable.js";
 import { pkiUnavailable } from "../node-lib/pki.js";
@@ -36,8 +35,8 @@ import {
 	type CoapServer,
 	type JoinProxyTopology,
 } from "../node-lib/coap-peers.js";
+import { buildApp, buildLauncher, ourWarnings, preloads, root, runUntil, sdkUnavailable, type App, type Build } from "./lin-build.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
 const APP = join(root, "apps", "joinproxy");
 const APP_NAME = "cjp-joinproxy";
 const CJP = join(root, "bin", "cjp.js");
@@ -46,61 +45,10 @@ const PREFERENCES = "/tmp/modpreferences.json";
 const SMALL = Buffer.from("cBRSKI says hello through the Moddable join proxy\n");
 const BIG = randomBytes(5000);
 const JOIN = { stateful: 5684, stateless: 7684 } as const;
-/** Our module prefixes: xsl warnings about these fail the build check. */
-const OURS = /^### warning: (modules|src|hosts|apps)\//;
-
-function sdkUnavailable(): string | undefined {
-	const sdk = process.env["MODDABLE"];
-	if (sdk === undefined || sdk === "") return "MODDABLE is not set: device builds need MODDABLE pointing at a Moddable SDK with its host tools built";
-	if (!existsSync(join(sdk, "build", "bin", "lin", "release", "mcconfig"))) return `MODDABLE=${sdk} has no built host tools (build/bin/lin/release/mcconfig)`;
-	if (spawnSync("pkg-config", ["--exists", "glib-2.0"]).status !== 0) return "glib-2.0 development files are missing (the headless launcher links glib)";
-	return undefined;
-}
-
-interface Build {
-	output: string;
-	library: string;
-	tmp: string;
-}
-
-function buildApp(sdk: string): Build {
-	const env = { ...process.env, PATH: [join(sdk, "build", "bin", "lin", "release"), join(root, "node_modules", ".bin"), process.env["PATH"]].join(delimiter) };
-	const r = spawnSync("mcconfig", ["-m", "-p", "lin", "-t", "build"], { cwd: APP, env, encoding: "utf8", maxBuffer: 64 << 20 });
-	const output = r.stdout + r.stderr;
-	if (r.status !== 0) throw new Error(`mcconfig failed (${r.status}):\n${output}`);
-	// mcconfig puts a lin app under build/{bin,tmp}/lin/mc/release/NAME (the "mc" subplatform of lin).
-	return {
-		output,
-		library: join(sdk, "build", "bin", "lin", "mc", "release", APP_NAME, "mc.so"),
-		tmp: join(sdk, "build", "tmp", "lin", "mc", "release", APP_NAME),
-	};
-}
-
-function buildLauncher(sdk: string, dir: string): string {
-	const out = join(dir, "launch");
-	const flags = spawnSync("pkg-config", ["--cflags", "--libs", "glib-2.0"], { encoding: "utf8" }).stdout.trim().split(/\s+/);
-	const r = spawnSync("cc", ["-O2", "-DmxLinux=1", `-I${join(sdk, "build", "simulators", "modules")}`, join(root, "tools", "moddable", "launch.c"), ...flags, "-ldl", "-o", out], { encoding: "utf8" });
-	if (r.status !== 0) throw new Error(`launcher did not compile:\n${r.stderr}`);
-	return out;
-}
-
-interface App {
-	child: ChildProcess;
-	log(): string;
-}
 
 async function launch(net: Namespaces, ns: string, launcher: string, library: string, settings: Record<string, string>, ready: string): Promise<App> {
 	writeFileSync(PREFERENCES, JSON.stringify({ "cjp-jp": settings }));
-	const child = net.spawn(ns, launcher, [library]);
-	let log = "";
-	child.stdout!.on("data", (d: Buffer) => (log += d.toString()));
-	child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-	const deadline = Date.now() + 20_000;
-	while (!log.includes(ready)) {
-		if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the Moddable join proxy did not become ready:\n${log}`);
-		await new Promise((r) => setTimeout(r, 50));
-	}
-	return { child, log: () => log };
+	return runUntil(() => net.spawn(ns, launcher, [library]), ready);
 }
 
 describe("join proxy app on Moddable's lin runtime", { timeout: 900_000 }, () => {
@@ -115,7 +63,7 @@ describe("join proxy app on Moddable's lin runtime", { timeout: 900_000 }, () =>
 	before(async () => {
 		if (why !== undefined) return;
 		const sdk = process.env["MODDABLE"]!;
-		build = buildApp(sdk);
+		build = buildApp(sdk, APP, APP_NAME);
 		launcher = buildLauncher(sdk, mkdtempSync(join(tmpdir(), "cjp-moddable-")));
 		t = joinProxyTopology(net);
 		server = await startCoapServer(net, { lib: "gnutls", ns: t.registrar.ns, address: t.registrar.routable, port: 5683, ccm8Only: true });
@@ -130,12 +78,10 @@ describe("join proxy app on Moddable's lin runtime", { timeout: 900_000 }, () =>
 
 	it("builds with mcconfig -t build: no xsl warning for our modules, our modules preloaded", (tc) => {
 		if (unavailable(tc, why)) return;
-		const ours = build.output.split("\n").filter((l) => OURS.test(l));
-		assert.deepEqual(ours, [], "xsl warnings for our modules");
-		const makefile = readFileSync(join(build.tmp, "makefile"), "utf8");
-		const preloads = [...makefile.matchAll(/-p (\S+)\.xsb/g)].map((m) => m[1]!);
+		assert.deepEqual(ourWarnings(build), [], "xsl warnings for our modules");
+		const preloaded = preloads(build);
 		for (const m of ["src/joinproxy/join-proxy", "modules/jpy/message", "modules/coap/endpoint", "modules/crypto/aes", "hosts/moddable/udp"]) {
-			assert.ok(preloads.includes(m), `${m} in the build's preload list (${preloads.length} preloads)`);
+			assert.ok(preloaded.includes(m), `${m} in the build's preload list (${preloaded.length} preloads)`);
 		}
 		assert.ok(existsSync(build.library), `${build.library} built`);
 	});
