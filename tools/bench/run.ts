@@ -1,5 +1,5 @@
 /*
- * `npm run bench [-- --json] [-- --fuzz] [-- --only relay,dtls,xs]`: the Join Proxy's size, speed and
+ * `npm run bench [-- --json] [-- --fuzz] [-- --only relay,dtls,xs,onboarding]`: the Join Proxy's size, speed and
  * memory figures. With --json the last line is one JSON object of every figure; --only runs just the
  * parts named (sizes are always given). Ratios, not absolute times, are the figures to compare
  * (absolute times on shared machines are noisy).
@@ -15,6 +15,7 @@
  *   relay.xs.*PerDatagram                (xs) XS (xsnap) compute and heap slots allocated per relayed datagram
  *   dtls.serverHandshakeRatioVsOpenssl   (dtls) full handshakes/s of our server ÷ openssl s_server's, same client load
  *   dtls.xs.computePerHandshake          (xs) XS compute of one full handshake on the pledge (client) side
+ *   onboarding.*, pledge.xs.*            (onboarding) the XS pledge through our proxy, in memory: onboarding.ts says how
  *   fuzz.jpy.*                           with --fuzz: 10^6 random/mutated JPY messages and headers
  */
 
@@ -27,11 +28,12 @@ import { buildXsBundle } from "../xs-lane/bundle.js";
 import { startXsWorker } from "../xs-lane/worker.js";
 import { fuzzJpy } from "../../test/lib/jpy-fuzz.js";
 import type { Spread } from "./node-relay.js";
+import { onboardingFigures } from "./onboarding.js";
 
 const json = process.argv.includes("--json");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt < 0 ? undefined : (process.argv[onlyAt + 1] ?? "").split(",");
-const PARTS = Object.freeze(["relay", "dtls", "xs"]);
+const PARTS = Object.freeze(["relay", "dtls", "xs", "onboarding"]);
 if (only !== undefined && (only.length === 0 || only.some((p) => !PARTS.includes(p)))) {
 	console.error(`--only takes a comma-separated list of: ${PARTS.join(", ")}`);
 	process.exit(2);
@@ -162,6 +164,8 @@ if (wants("xs")) {
 		await worker.close();
 	}
 }
+
+if (wants("onboarding")) Object.assign(results, await onboardingFigures(say));
 
 if (json) console.log(JSON.stringify(results));
 process.exit(0);
