@@ -29,20 +29,26 @@ export interface Build {
 	tmp: string;
 }
 
-/** Builds the app in `dir` (its manifest's build.NAME is `name`) for lin; throws with mcconfig's output on failure. */
-export function buildApp(sdk: string, dir: string, name: string, args: string[] = []): Build {
+/**
+ * Builds the app in `dir` (its manifest's build.NAME is `name`) for lin; throws with mcconfig's
+ * output on failure. `instrumented`: mcconfig -i, a release build with Moddable's instrumentation
+ * (still -t build: only the debug flavour starts the simulator).
+ */
+export function buildApp(sdk: string, dir: string, name: string, instrumented = false): Build {
+	const flavour = instrumented ? "instrument" : "release";
+	const args = instrumented ? ["-i"] : [];
 	const env = { ...process.env, PATH: [join(sdk, "build", "bin", "lin", "release"), join(root, "node_modules", ".bin"), process.env["PATH"]].join(delimiter) };
-	const tmp = join(sdk, "build", "tmp", "lin", "mc", "release", name);
+	const tmp = join(sdk, "build", "tmp", "lin", "mc", flavour, name);
 	// xsl links and reports (its `### warning` lines) only when mc.xs.c is out of date: remove it so
 	// that an incremental build reports too.
 	rmSync(join(tmp, "mc.xs.c"), { force: true });
-	const r = spawnSync("mcconfig", ["-m", "-p", "lin", "-t", "build", ...args], { cwd: dir, env, encoding: "utf8", maxBuffer: 64 << 20 });
+	const r = spawnSync("mcconfig", [...args, "-m", "-p", "lin", "-t", "build"], { cwd: dir, env, encoding: "utf8", maxBuffer: 64 << 20 });
 	const output = r.stdout + r.stderr;
 	if (r.status !== 0) throw new Error(`mcconfig failed (${r.status}):\n${output}`);
-	// mcconfig puts a lin app under build/{bin,tmp}/lin/mc/release/NAME (the "mc" subplatform of lin).
+	// mcconfig puts a lin app under build/{bin,tmp}/lin/mc/{release,instrument}/NAME (the "mc" subplatform of lin).
 	return {
 		output,
-		library: join(sdk, "build", "bin", "lin", "mc", "release", name, "mc.so"),
+		library: join(sdk, "build", "bin", "lin", "mc", flavour, name, "mc.so"),
 		tmp,
 	};
 }

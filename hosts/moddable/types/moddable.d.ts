@@ -61,3 +61,11 @@ declare module "text/encoder" {
 	}
 	export { TextEncoder as default };
 }
+
+declare module "instrumentation" {
+	const Instrumentation: {
+		get(what: number | undefined): number | undefined;
+		map(name: string): number | undefined;
+	};
+	export { Instrumentation as default };
+}
