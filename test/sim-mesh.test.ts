@@ -21,6 +21,7 @@ import { Code } from "../modules/coap/constants.js";
 import { JoinProxy } from "../src/joinproxy/join-proxy.js";
 import { runFor, until } from "./lib/drive.js";
 import { unavailable } from "./node-lib/unavailable.js";
+import { tsharkVersion } from "./node-lib/tshark.js";
 import { openRegistrarFront, pem } from "./node-lib/draft-dtls.js";
 import { pledgeCredentials, registrarCredentials } from "./lib/draft-dtls.js";
 
@@ -218,12 +219,7 @@ describe("hosts/sim: our pledge ↔ our Join Proxy ↔ our Registrar over the si
 	});
 
 	it("tshark dissects the capture as 802.15.4 + 6LoWPAN + IPv6 + UDP + DTLS without a malformed packet", async (t) => {
-		let version: string | undefined;
-		try {
-			version = execFileSync("tshark", ["--version"], { encoding: "utf8" }).split("\n")[0];
-		} catch {
-			version = undefined;
-		}
+		const version = tsharkVersion();
 		if (unavailable(t, version === undefined ? "tshark is not installed" : undefined)) return;
 		const r = await handshakeThrough({ mode: "stateful", hops: 2, loss: 0.05, seed: 11 });
 		const dir = mkdtempSync(join(tmpdir(), "cjp-sim-"));

@@ -245,6 +245,8 @@ export class Radio {
 
 	/** A frame that reached this radio intact. */
 	receive(tx: Transmission): void {
+		// A unicast frame for another radio fails the address filter anyway (§7.5.6.2): skip decoding it.
+		if (tx.to !== undefined && tx.to !== this) return;
 		let f;
 		try {
 			f = decodeFrame(tx.bytes);
