@@ -7,23 +7,18 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { ManualClock, MemoryNetwork, SeededRandom, createXsHost } from "../hosts/xs/index.js";
 import type { Host } from "../hosts/host.js";
 import { createNobleCrypto } from "../modules/crypto/noble-provider.js";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
 import { CoapsServer, openCoapsClient, type CoapsRequest } from "../modules/dtls/coaps.js";
 import { pledgeCredentials, registrarCredentials } from "./lib/draft-dtls.js";
-import { pemToDer } from "../modules/util/base64.js";
 import { CoapRouter } from "../modules/coap/router.js";
 import { Code } from "../modules/coap/constants.js";
 import { JoinProxy } from "../src/joinproxy/join-proxy.js";
-import { JpyEndpoint } from "../src/registrar/jpy-endpoint.js";
 import { until } from "./lib/drive.js";
-import { VECTORS_DIR } from "./node-lib/vectors.js";
+import { openRegistrarFront, pem } from "./node-lib/draft-dtls.js";
 
-const pem = (name: string): Uint8Array => pemToDer(readFileSync(join(VECTORS_DIR, "cbrski", name), "utf8"))[0]!;
 const BIG = new Uint8Array(3000).map((_, i) => (i * 13) & 0xff);
 const REGISTRAR = "2001:db8::2";
 
@@ -47,21 +42,7 @@ async function onboardThrough(mode: "stateful" | "stateless", loss = 0) {
 			.add("/hello", { get: (req) => (peers.push(`${req.peer.address}:${req.peer.port}`), clientLeaves.push((req as CoapsRequest).peerCertificates[0]!), { code: Code.Content, payload: new TextEncoder().encode("hello pledge") }) })
 			.add("/big", { get: () => ({ code: Code.Content, payload: BIG }) }).handler,
 	});
-	let close: () => void;
-	if (mode === "stateful") {
-		const socket = await CoapsServer.onUdp(registrarHost, server, { port: 5684 });
-		close = () => socket.close();
-	} else {
-		const jpy = await JpyEndpoint.open({
-			host: registrarHost,
-			port: 7634,
-			onSession: (session) => {
-				const from = { ...session.proxy, multicast: false };
-				return { datagram: (content) => server.receive(content, session.id, (d) => session.send(d), from) };
-			},
-		});
-		close = () => jpy.close();
-	}
+	const close = await openRegistrarFront(registrarHost, server, mode);
 	const proxy = await until(clock, JoinProxy.start({ host: proxyHost, pledgeInterfaces: [{ name: "wpan0" }], registrars: [{ address: REGISTRAR, port: mode === "stateful" ? 5684 : 7634, mode }], answerDiscovery: false }));
 	const joinPort = { address: "fe80::1", port: 5684, zone: "wpan0" };
 	const client = await until(

@@ -7,7 +7,8 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
 	allProblems,
@@ -51,6 +52,16 @@ describe("manifest.json", () => {
 	it("(e) preload names match listed modules, and every module is preloaded", () => none(report.preload));
 });
 
+describe("manifest_joinproxy.json (the join proxy node's device build)", () => {
+	const jp = JSON.parse(readFileSync(join(root, "manifest_joinproxy.json"), "utf8")) as Record<string, unknown>;
+	const r = checkManifest(jp, tree);
+	it("every specifier resolves, mirrors its path (or is a host stand-in), and relative imports resolve alike", () => none([...r.resolve, ...r.mirror, ...r.imports]));
+	it("every module is preloaded by its exact name", () => none(r.preload));
+	it("lists no third-party file: the device uses crypt's native AES", () => {
+		assert.deepEqual(r.expansion.externalKeys.filter((k) => !k.startsWith("$(")), []);
+	});
+});
+
 /* ------------------------------------------------------------------------------------------- */
 
 function fakeTree(files: Record<string, string>): Tree {
@@ -76,7 +87,7 @@ const goodFiles = {
 };
 const goodManifest = {
 	modules: { "coap/*": "./modules/coap/*", "util/*": "./modules/util/*", host: "./hosts/host" },
-	preload: ["coap/*", "util/*", "host"],
+	preload: ["coap/errors", "coap/message", "util/utf8", "host"],
 };
 
 describe("manifest checker (fake trees)", () => {
@@ -150,8 +161,23 @@ describe("manifest checker (fake trees)", () => {
 	});
 
 	it("(e) reports a preload name with no module, and a module that is not preloaded", () => {
-		const r = checkManifest({ modules: goodManifest.modules, preload: ["coap/*", "cbor/*", "host"] }, fakeTree(goodFiles));
+		const r = checkManifest({ modules: goodManifest.modules, preload: ["coap/errors", "coap/message", "cbor/*", "host"] }, fakeTree(goodFiles));
 		assert.ok(r.preload.includes('preload "cbor/*" matches no module listed in manifest.json "modules"'), r.preload.join("\n"));
 		assert.ok(r.preload.some((p) => p.startsWith('module "util/utf8" (modules/util/utf8.ts) is not preloaded')), r.preload.join("\n"));
+	});
+
+	it("(e) a preload wildcard preloads .js modules only, as mcconfig's filterPreload does", () => {
+		const files = { ...goodFiles, "modules/util/base64.js": "export {};\n" };
+		const r = checkManifest({ modules: goodManifest.modules, preload: ["coap/*", "util/*", "host"] }, fakeTree(files));
+		assert.ok(r.preload.some((p) => p.startsWith('module "coap/message" (modules/coap/message.ts) is not preloaded: mcconfig matches preload wildcards against .js files only')), r.preload.join("\n"));
+		assert.ok(!r.preload.some((p) => p.includes('"util/base64"')), r.preload.join("\n"));
+	});
+
+	it("a hosts/moddable file may stand in for the modules/ specifier it mirrors, nothing else", () => {
+		const files = { ...goodFiles, "hosts/moddable/util/utf8.ts": "", "hosts/moddable/other.ts": "" };
+		const ok = checkManifest({ modules: { "util/*": "./modules/util/*", "modules/util/utf8": "./hosts/moddable/util/utf8" } }, fakeTree(files));
+		assert.deepEqual(ok.mirror, []);
+		const bad = checkManifest({ modules: { "modules/util/hex": "./hosts/moddable/other" } }, fakeTree(files));
+		assert.equal(bad.mirror.length, 1, bad.mirror.join("\n"));
 	});
 });

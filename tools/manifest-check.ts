@@ -14,7 +14,12 @@
  *             modules/coap/message.ts), so `./x.js` means the same module everywhere;
  *   imports   every relative import of a listed file resolves, on Node (by path) and on the device
  *             (XS strips `.js` and resolves against the importer's specifier), to the same listed file;
- *   preload   every preload name matches a listed module, and every listed module is preloaded.
+ *   preload   every preload name matches a listed module, and every listed module is preloaded, the
+ *             way mcconfig decides it (tools/mcconfig.js, filterPreload): a wildcard preloads .js
+ *             modules only, so a .ts module is preloaded only when named exactly.
+ *
+ * A host may stand in for a portable module on the device: a file hosts/moddable/X listed under the
+ * specifier modules/X (the device's native AES for modules/crypto/aes, say) mirrors its path.
  *
  * Every problem names the file or specifier it is about.
  * Run: node --import tsx tools/manifest-check.ts   (prints problems, exits 1 if any)
@@ -48,7 +53,10 @@ export interface Expansion {
 }
 
 /** Folders (and files) whose every .ts/.js must be listed in the manifest: the device build. */
-export const DEVICE_ROOTS = ["modules/", "src/joinproxy/", "src/pledge/", "hosts/moddable/", "hosts/host.ts"] as const;
+export const DEVICE_ROOTS = ["modules/", "src/joinproxy/", "src/pledge/", "hosts/host.ts"] as const;
+
+/** Device apps' host: its files are listed by the app manifests (manifest_joinproxy.json), not by manifest.json. */
+export const HOST_SUBSTITUTE_ROOT = "hosts/moddable/";
 
 const MODULE_EXTENSIONS = [".js", ".ts", ".json"];
 const TEST_FILE = /\.(test|suite)\.[cm]?[jt]s$/;
@@ -218,6 +226,7 @@ export function checkResolvable(exp: Expansion, tree: Tree): string[] {
 export function checkMirror(exp: Expansion): string[] {
 	const problems: string[] = [];
 	for (const e of moduleEntries(exp)) {
+		if (e.file.startsWith(HOST_SUBSTITUTE_ROOT) && e.specifier.startsWith("modules/") && stripExtension(e.file).slice(HOST_SUBSTITUTE_ROOT.length) === e.specifier.slice("modules/".length)) continue;
 		const spec = e.specifier.split("/");
 		const path = stripExtension(e.file).split("/");
 		const tail = path.slice(path.length - spec.length);
@@ -255,6 +264,8 @@ export function checkImports(exp: Expansion, tree: Tree): string[] {
 			const onNode = [nodePath.slice(0, -3) + ".ts", nodePath].find((p) => files.has(p));
 			const deviceSpec = posix.normalize(posix.join(posix.dirname(e.specifier), s.slice(0, -3)));
 			const onDevice = deviceSpec.startsWith("../") ? undefined : bySpec.get(deviceSpec);
+			const standIn = onNode !== undefined && onDevice !== undefined && onDevice.file.startsWith(HOST_SUBSTITUTE_ROOT) && deviceSpec === stripExtension(onNode);
+			if (standIn) continue; // the device's own implementation of the module Node imports
 			if (onNode === undefined) {
 				problems.push(`${where} resolves on Node to ${nodePath}, which does not exist`);
 			} else if (!byFile.has(onNode)) {
@@ -279,6 +290,7 @@ export function checkPreload(manifest: Record<string, unknown>, exp: Expansion):
 	if (names === undefined || !names.every((n) => typeof n === "string")) return ['manifest.json: "preload" must be a string or an array of strings'];
 	const specs = moduleEntries(exp).map((e) => e.specifier);
 	const patterns = (names as string[]).map(globToRegExp);
+	const exact = new Set(names as string[]);
 	(names as string[]).forEach((name, i) => {
 		const re = patterns[i]!;
 		const own = specs.some((s) => re.test(s));
@@ -289,9 +301,14 @@ export function checkPreload(manifest: Record<string, unknown>, exp: Expansion):
 		if (!own && !external) problems.push(`preload "${name}" matches no module listed in manifest.json "modules"`);
 	});
 	for (const e of moduleEntries(exp)) {
-		if (!patterns.some((re) => re.test(e.specifier))) {
-			problems.push(`module "${e.specifier}" (${e.file}) is not preloaded: add it, or a "${e.specifier.includes("/") ? e.specifier.slice(0, e.specifier.lastIndexOf("/")) + "/*" : e.specifier}" pattern, to "preload"`);
-		}
+		if (exact.has(e.specifier)) continue;
+		const wildcard = patterns.some((re, i) => (names as string[])[i]!.includes("*") && re.test(e.specifier));
+		if (wildcard && e.file.endsWith(".js")) continue;
+		problems.push(
+			wildcard
+				? `module "${e.specifier}" (${e.file}) is not preloaded: mcconfig matches preload wildcards against .js files only; name "${e.specifier}" in "preload"`
+				: `module "${e.specifier}" (${e.file}) is not preloaded: add "${e.specifier}" to "preload"`,
+		);
 	}
 	return problems;
 }

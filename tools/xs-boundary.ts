@@ -25,6 +25,7 @@ export const XS_BOUND = [
 	"src/joinproxy/",
 	"src/pledge/",
 	"hosts/xs/",
+	"hosts/sim/",
 	"hosts/moddable/",
 	"hosts/host.ts",
 	"test/suites/",

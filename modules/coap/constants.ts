@@ -55,6 +55,7 @@ export const Opt = Object.freeze({
 	LocationPath: 8,
 	UriPath: 11,
 	ContentFormat: 12,
+	UriPathAbbrev: 13, // draft-ietf-core-uri-path-abbrev §2 (provisional)
 	MaxAge: 14,
 	UriQuery: 15,
 	Accept: 17,

@@ -8,6 +8,7 @@ import type { Timer, UdpPeer } from "../../hosts/host.js";
 import { ACK, CON, Code, EXCHANGE_LIFETIME_MS, NON, NON_LIFETIME_MS, Opt, codeClass, isCritical } from "./constants.js";
 import { utf8Encode } from "../util/utf8.js";
 import { EMPTY_BYTES, encode, setOption, stringOptions, type CoapMessage } from "./message.js";
+import { requestPath } from "./uri-path-abbrev.js";
 import { dedupKey, type DedupCache, type DedupEntry } from "./dedup.js";
 import { emptyMessage, type MessageLayer } from "./message-layer.js";
 import type { BlockwiseServer } from "./blockwise-server.js";
@@ -102,9 +103,11 @@ export class ServerExchanges {
 				return multicast ? null : { code: Code.BadOption, payload: utf8Encode(`unknown critical option ${o.number}`) };
 			}
 		}
+		const target = requestPath(msg);
+		if ("badOption" in target) return multicast ? null : { code: Code.BadOption, payload: utf8Encode(target.badOption) };
 		const request: CoapRequest = {
 			method: msg.code,
-			path: stringOptions(msg, Opt.UriPath),
+			path: target.path,
 			query: stringOptions(msg, Opt.UriQuery),
 			options: msg.options,
 			payload: msg.payload,

@@ -185,46 +185,37 @@ export function encodeJpyPartsInto(
 }
 
 /*
- * Results of the last readHead(). Module-level so that reading a head allocates nothing; decoding
- * never calls out of this module, so no other decode can run in between and overwrite them.
+ * Heads are read in two steps, headEnd() (checks, returns where the head ends) and headArg() (its
+ * argument); the major type and additional information are the initial byte's bits. Nothing is
+ * kept between calls: module-level state would be read-only once the module is preloaded on a
+ * device, and would cost a RAM alias per variable.
  */
-/** Major type of the head just read. */
-let headMajor = 0;
-/** Its additional information (low 5 bits of the initial byte). */
-let headInfo = 0;
-/** Its argument as a Number: exact up to 2^53, above that only compared against byte counts. */
-let headArg = 0;
 
-/** Reads the head at pos (pos < end); returns the position after it. */
-function readHead(data: Uint8Array, pos: number, end: number): number {
-	const ib = data[pos]!;
-	const info = ib & 31;
-	headMajor = ib >> 5;
-	headInfo = info;
+/** Checks the head at pos (pos < end); returns the position after it. */
+function headEnd(data: Uint8Array, pos: number, end: number): number {
+	const info = data[pos]! & 31;
 	pos++;
-	if (info < AI_ONE_BYTE) {
-		headArg = info;
-		return pos;
-	}
-	if (info === AI_INDEFINITE) {
-		headArg = 0;
-		return pos;
-	}
+	if (info < AI_ONE_BYTE || info === AI_INDEFINITE) return pos;
 	if (info > AI_EIGHT_BYTES) throw new JpyError(`reserved additional information ${info} at offset ${pos - 1}`);
 	const n = 1 << (info - AI_ONE_BYTE);
 	if (n > end - pos) throw new JpyError(`truncated head at offset ${pos - 1}`);
-	if (n === 1) headArg = data[pos]!;
-	else if (n === 2) headArg = (data[pos]! << 8) | data[pos + 1]!;
-	else {
-		const hi = ((data[pos]! << 24) | (data[pos + 1]! << 16) | (data[pos + 2]! << 8) | data[pos + 3]!) >>> 0;
-		if (n === 4) headArg = hi;
-		else {
-			const lo = ((data[pos + 4]! << 24) | (data[pos + 5]! << 16) | (data[pos + 6]! << 8) | data[pos + 7]!) >>> 0;
-			// Above 2^53 this rounds, but stays far beyond any datagram, which is all it is compared with.
-			headArg = hi * TWO_POW_32 + lo;
-		}
-	}
 	return pos + n;
+}
+
+/** The argument of the head at pos (checked by headEnd) as a Number: exact up to 2^53, above that only compared against byte counts. */
+function headArg(data: Uint8Array, pos: number): number {
+	const info = data[pos]! & 31;
+	if (info < AI_ONE_BYTE) return info;
+	if (info === AI_INDEFINITE) return 0;
+	pos++;
+	const n = 1 << (info - AI_ONE_BYTE);
+	if (n === 1) return data[pos]!;
+	if (n === 2) return (data[pos]! << 8) | data[pos + 1]!;
+	const hi = ((data[pos]! << 24) | (data[pos + 1]! << 16) | (data[pos + 2]! << 8) | data[pos + 3]!) >>> 0;
+	if (n === 4) return hi;
+	const lo = ((data[pos + 4]! << 24) | (data[pos + 5]! << 16) | (data[pos + 6]! << 8) | data[pos + 7]!) >>> 0;
+	// Above 2^53 this rounds, but stays far beyond any datagram, which is all it is compared with.
+	return hi * TWO_POW_32 + lo;
 }
 
 /**
@@ -235,10 +226,11 @@ function skipItem(data: Uint8Array, pos: number, end: number, depth: number): nu
 	if (pos >= end) throw new JpyError("truncated: data item expected at end of datagram");
 	if (data[pos] === BREAK) throw new JpyError(`unexpected break at offset ${pos}`);
 	const start = pos;
-	pos = readHead(data, pos, end);
-	const major = headMajor;
-	const indefinite = headInfo === AI_INDEFINITE;
-	const arg = headArg;
+	pos = headEnd(data, pos, end);
+	const major = data[start]! >> 5;
+	const info = data[start]! & 31;
+	const indefinite = info === AI_INDEFINITE;
+	const arg = headArg(data, start);
 	switch (major) {
 		case MAJOR_UINT:
 		case MAJOR_NINT:
@@ -257,9 +249,10 @@ function skipItem(data: Uint8Array, pos: number, end: number, depth: number): nu
 				if (ib === BREAK) return pos + 1;
 				if (ib >> 5 !== major || (ib & 31) === AI_INDEFINITE) throw new JpyError(`bad chunk in indefinite string at offset ${pos}`);
 				const chunk = pos;
-				pos = readHead(data, pos, end);
-				if (headArg > end - pos) throw new JpyError(`chunk at offset ${chunk} runs past the end`);
-				pos += headArg;
+				pos = headEnd(data, pos, end);
+				const length = headArg(data, chunk);
+				if (length > end - pos) throw new JpyError(`chunk at offset ${chunk} runs past the end`);
+				pos += length;
 			}
 		case MAJOR_ARRAY:
 		case MAJOR_MAP: {
@@ -288,19 +281,20 @@ function skipItem(data: Uint8Array, pos: number, end: number, depth: number): nu
 		default:
 			// Major type 7: simple values and floats; the head is the whole item. A lone break was
 			// rejected above.
-			if (headInfo === AI_ONE_BYTE && arg < MIN_TWO_BYTE_SIMPLE) throw new JpyError(`invalid two-byte simple value at offset ${start}`);
+			if (info === AI_ONE_BYTE && arg < MIN_TWO_BYTE_SIMPLE) throw new JpyError(`invalid two-byte simple value at offset ${start}`);
 			return pos;
 	}
 }
 
-/** Reads a definite-length byte string head at pos; returns the position of its first byte (length in headArg). */
+/** Checks a definite-length byte string head at pos; returns the position of its first byte (its length: headArg(data, pos)). */
 function readBstr(data: Uint8Array, pos: number, end: number, what: string): number {
 	if (pos >= end) throw new JpyError(`truncated: ${what} missing`);
 	const start = pos;
-	pos = readHead(data, pos, end);
-	if (headMajor !== MAJOR_BSTR) throw new JpyError(`${what} is CBOR major type ${headMajor}, not a byte string`);
-	if (headInfo === AI_INDEFINITE) throw new JpyError(`${what} is an indefinite-length byte string`);
-	if (headArg > end - pos) throw new JpyError(`${what} at offset ${start} runs past the end`);
+	pos = headEnd(data, pos, end);
+	const major = data[start]! >> 5;
+	if (major !== MAJOR_BSTR) throw new JpyError(`${what} is CBOR major type ${major}, not a byte string`);
+	if ((data[start]! & 31) === AI_INDEFINITE) throw new JpyError(`${what} is an indefinite-length byte string`);
+	if (headArg(data, start) > end - pos) throw new JpyError(`${what} at offset ${start} runs past the end`);
 	return pos;
 }
 
@@ -312,16 +306,18 @@ function readBstr(data: Uint8Array, pos: number, end: number, what: string): num
 export function decodeJpy(data: Uint8Array, length: number = data.length, into?: JpyView): JpyView {
 	if (!(Number.isSafeInteger(length) && length >= 0 && length <= data.length)) throw new RangeError("length is outside the data");
 	if (length === 0) throw new JpyError("empty datagram");
-	let pos = readHead(data, 0, length);
-	if (headMajor !== MAJOR_ARRAY) throw new JpyError(`not a CBOR array (major type ${headMajor})`);
-	if (headInfo === AI_INDEFINITE) throw new JpyError("indefinite-length array");
-	const elements = headArg;
+	let pos = headEnd(data, 0, length);
+	const major = data[0]! >> 5;
+	if (major !== MAJOR_ARRAY) throw new JpyError(`not a CBOR array (major type ${major})`);
+	if ((data[0]! & 31) === AI_INDEFINITE) throw new JpyError("indefinite-length array");
+	const elements = headArg(data, 0);
 	if (elements < JPY_MIN_ELEMENTS) throw new JpyError(`array of ${elements} elements, at least ${JPY_MIN_ELEMENTS} required`);
 	if (elements > length - pos) throw new JpyError("array claims more elements than bytes left");
 	const headerStart = readBstr(data, pos, length, "jpy_header");
-	const headerLength = headArg;
-	const contentStart = readBstr(data, headerStart + headerLength, length, "jpy_content");
-	const contentLength = headArg;
+	const headerLength = headArg(data, pos);
+	const contentHead = headerStart + headerLength;
+	const contentStart = readBstr(data, contentHead, length, "jpy_content");
+	const contentLength = headArg(data, contentHead);
 	pos = contentStart + contentLength;
 	for (let i = JPY_MIN_ELEMENTS; i < elements; i++) pos = skipItem(data, pos, length, 1);
 	if (pos !== length) throw new JpyError(`${length - pos} bytes after the JPY message`);

@@ -29,6 +29,13 @@ export const DEFAULT_KEY_ROTATION_MS = 24 * 3600_000;
 /** How long headers of the previous key still open after a rotation. */
 export const DEFAULT_KEY_GRACE_MS = 15 * 60_000;
 const DEFAULT_DISCOVERY_RETRY_MS = 60_000;
+/**
+ * How long the proxy may wait before answering a pledge's multicast brski-jp query. RFC 7252 §8.2
+ * derives Leisure = S × G / R: a ~30-byte answer, a few proxies in radio range and 250 kbit/s give
+ * milliseconds, so 1 s is generous; the 5 s CoAP default would outlast the pledges' 3 s window
+ * (src/pledge/discovery.ts) and make them miss the answer.
+ */
+export const DEFAULT_PLEDGE_DISCOVERY_LEISURE_MS = 1000;
 
 export type ProxyMode = RelayMode | "auto";
 
@@ -279,7 +286,7 @@ export class JoinProxy {
 					zone: iface.name,
 					groups: [ALL_COAP_NODES_LINK_LOCAL],
 					handler: router.handler,
-					...(this.#o.discoveryLeisureMs !== undefined ? { multicastLeisureMs: this.#o.discoveryLeisureMs } : {}),
+					multicastLeisureMs: this.#o.discoveryLeisureMs ?? DEFAULT_PLEDGE_DISCOVERY_LEISURE_MS,
 				}),
 			);
 		}

@@ -208,6 +208,25 @@ export default suite("coap endpoint", (test) => {
 		client.close();
 	});
 
+	test("Uri-Path-Abbrev (option 13) stands for its well-known path; unknown, repeated or with Uri-Path: 4.02, never 4.04", async () => {
+		const w = world();
+		const seen: string[] = [];
+		const { server, client } = await pair(w, (req) => {
+			seen.push(req.path.join("/"));
+			return { code: Code.Changed };
+		});
+		const ask = (options: ReturnType<typeof option>[]) => until(w.clock, client.endpoint.request({ peer: SERVER, method: POST, options }));
+		equal((await ask([option(Opt.UriPathAbbrev, 402)])).code, Code.Changed);
+		equal((await ask([option(Opt.UriPathAbbrev, 302)])).code, Code.Changed);
+		deepEqual(seen, [".well-known/brski/rv", ".well-known/est/sen"]);
+		for (const bad of [[option(Opt.UriPathAbbrev, 999)], [option(Opt.UriPathAbbrev, 402), option(Opt.UriPathAbbrev, 403)], [option(Opt.UriPath, "b"), option(Opt.UriPathAbbrev, 402)]]) {
+			equal((await ask(bad)).code, Code.BadOption);
+		}
+		equal(seen.length, 2);
+		server.close();
+		client.close();
+	});
+
 	test("Block2: a 5000-byte representation in 16-byte blocks, with Size2", async () => {
 		const w = world();
 		const body = pattern(5000);

@@ -24,6 +24,7 @@ import voucher from "./voucher.suite.js";
 import est from "./est.suite.js";
 import pledge from "./pledge.suite.js";
 import tokenBucket from "./token-bucket.suite.js";
+import sixlowpan from "./sixlowpan.suite.js";
 
 export const suites: Suite[] = [
 	aesCcm,
@@ -49,4 +50,5 @@ export const suites: Suite[] = [
 	est,
 	pledge,
 	tokenBucket,
+	sixlowpan,
 ];

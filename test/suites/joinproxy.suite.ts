@@ -4,6 +4,7 @@ import { runFor, until } from "../lib/drive.js";
 import { createXsHost } from "../../hosts/xs/index.js";
 import type { IcmpError, UdpArrival, UdpSocket } from "../../hosts/host.js";
 import { JoinProxy } from "../../src/joinproxy/join-proxy.js";
+import { discoverJoinProxies } from "../../src/pledge/discovery.js";
 import { HEADER_BYTES } from "../../modules/jpy/header.js";
 import { openUdpCoap } from "../../modules/coap/udp-endpoint.js";
 import { CoapRouter } from "../../modules/coap/router.js";
@@ -221,6 +222,19 @@ export default suite("join proxy", (test) => {
 		pledge.close();
 		proxy.close();
 		regCoap.close();
+	});
+
+	test("discovery: with both sides' defaults, the proxy answers inside the pledge's listening window", async () => {
+		const n = topology();
+		const proxy = await until(n.clock, JoinProxy.start(proxyOptions(n, { registrars: [{ address: REGISTRAR, port: DTLS_PORT, mode: "stateful" }], answerDiscovery: true })));
+		let found = 0;
+		for (let i = 0; i < 10; i++) {
+			const pledge = n.pledge(1 + i);
+			const peers = await until(n.clock, discoverJoinProxies({ host: pledge, interfaces: ["wpan0"] }));
+			if (peers.some((p) => p.address === "fe80::1" && p.port === 5684)) found++;
+		}
+		equal(found, 10, "every discovery round found the proxy");
+		proxy.close();
 	});
 
 	test("discovery: rt=brski only gives stateful mode (port 5684 when elided); nothing found: not a proxy", async () => {

@@ -1,5 +1,5 @@
 /*
- * `npm run bench [-- --json] [-- --fuzz] [-- --only relay,dtls,xs]`: the Join Proxy's size, speed and
+ * `npm run bench [-- --json] [-- --fuzz] [-- --only relay,dtls,xs,onboarding]`: the Join Proxy's size, speed and
  * memory figures. With --json the last line is one JSON object of every figure; --only runs just the
  * parts named (sizes are always given). Ratios, not absolute times, are the figures to compare
  * (absolute times on shared machines are noisy).
@@ -15,7 +15,10 @@
  *   relay.xs.*PerDatagram                (xs) XS (xsnap) compute and heap slots allocated per relayed datagram
  *   dtls.serverHandshakeRatioVsOpenssl   (dtls) full handshakes/s of our server ÷ openssl s_server's, same client load
  *   dtls.xs.computePerHandshake          (xs) XS compute of one full handshake on the pledge (client) side
+ *   onboarding.*, pledge.xs.*            (onboarding) the XS pledge through our proxy, in memory: onboarding.ts says how
  *   fuzz.jpy.*                           with --fuzz: 10^6 random/mutated JPY messages and headers
+ *   sim.*                                (sim) the mesh simulator's onboarding figures (tools/bench/sim.ts;
+ *                                        --sim-pledges 1000 for the 1,000-pledge runs)
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -27,11 +30,12 @@ import { buildXsBundle } from "../xs-lane/bundle.js";
 import { startXsWorker } from "../xs-lane/worker.js";
 import { fuzzJpy } from "../../test/lib/jpy-fuzz.js";
 import type { Spread } from "./node-relay.js";
+import { onboardingFigures } from "./onboarding.js";
 
 const json = process.argv.includes("--json");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt < 0 ? undefined : (process.argv[onlyAt + 1] ?? "").split(",");
-const PARTS = Object.freeze(["relay", "dtls", "xs"]);
+const PARTS = Object.freeze(["relay", "dtls", "xs", "onboarding", "sim"]);
 if (only !== undefined && (only.length === 0 || only.some((p) => !PARTS.includes(p)))) {
 	console.error(`--only takes a comma-separated list of: ${PARTS.join(", ")}`);
 	process.exit(2);
@@ -161,6 +165,17 @@ if (wants("xs")) {
 	} finally {
 		await worker.close();
 	}
+}
+
+if (wants("onboarding")) Object.assign(results, await onboardingFigures(say));
+
+/* The mesh simulator: frames and bytes on air per onboarding, and the scale runs (tools/bench/sim.ts). */
+if (wants("sim")) {
+	const at = process.argv.indexOf("--sim-pledges");
+	const extra = at < 0 ? [] : ["--sim-pledges", process.argv[at + 1] ?? ""];
+	const out = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(new URL("./sim.ts", import.meta.url)), ...extra], { encoding: "utf8", timeout: 3_600_000, stdio: ["ignore", "pipe", "inherit"] });
+	if (out.status === 0) Object.assign(results, JSON.parse(out.stdout.trim().split("\n").pop()!));
+	else say(`sim: not measured (${out.status ?? out.signal})`);
 }
 
 if (json) console.log(JSON.stringify(results));

@@ -10,9 +10,10 @@ import { pkiCommand } from "./pki.js";
 import { masaCommand } from "./masa.js";
 import { pledgeCommand } from "./pledge.js";
 import { registrarCommand } from "./registrar.js";
+import { simCommand } from "./sim.js";
 import { parse, UsageError, type Command } from "./command.js";
 
-const commands: Command[] = [coapCommand, joinproxyCommand, jpyBridgeCommand, pkiCommand, masaCommand, registrarCommand, pledgeCommand];
+const commands: Command[] = [coapCommand, joinproxyCommand, jpyBridgeCommand, pkiCommand, masaCommand, registrarCommand, pledgeCommand, simCommand];
 
 const HELP = `cjp: constrained Join Proxy, cBRSKI pledge, Registrar and MASA
 
@@ -20,8 +21,6 @@ Usage: cjp <command> [options]     (cjp <command> --help for its options)
 
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
-
-Not built yet: sim.
 `;
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,6 @@
 /* `cjp joinproxy`: the Join Proxy on a Linux box, on the Node host. */
 
+import { execFileSync } from "node:child_process";
 import { networkInterfaces } from "node:os";
 import { createNodeHost } from "../../hosts/node/index.js";
 import { canonicalIPv6, isLinkLocal } from "../../modules/util/ipv6.js";
@@ -20,7 +21,8 @@ Options:
   --registrar URI           configured Registrar (repeatable): jpy://[ADDR]:PORT (stateless, JPY port)
                             or coaps://[ADDR]:PORT (stateful); configuration overrides discovery
   --discover IFACE          discover Registrars with GET coap://[ff05::fd]/.well-known/core on IFACE
-  --registrar-iface IFACE   Registrar-facing interface (default: the --discover one): the Registrar-side
+  --registrar-iface IFACE   Registrar-facing interface (default: the --discover one, else the one the
+                            kernel routes the first --registrar through): the Registrar-side
                             sockets bind to its global address (its link-local one for a link-local
                             Registrar) instead of [::], so the pledge link cannot reach them
   --registrar-address ADDR  the Registrar-facing address to bind, instead of deriving it
@@ -148,15 +150,18 @@ export const joinproxyCommand: Command = {
 		const own = (values["own-address"] as string[] | undefined) ?? [];
 		for (const a of own) if (canonicalIPv6(a) === undefined) throw new UsageError(`--own-address must be an IPv6 address, got "${a}"`);
 		if (own.length > 0) options.ownAddresses = own;
-		const registrarIface = (values["registrar-iface"] as string | undefined) ?? discover;
+		// Without an interface named, the one the kernel routes the (first) Registrar through.
+		const routed = values["registrar-iface"] === undefined && discover === undefined && registrars[0] !== undefined && !isLinkLocal(registrars[0].address) ? routeTo(registrars[0].address) : undefined;
+		const registrarIface = (values["registrar-iface"] as string | undefined) ?? discover ?? routed?.dev;
 		const registrarAddress = values["registrar-address"] as string | undefined;
 		if (registrarAddress !== undefined && canonicalIPv6(registrarAddress) === undefined) throw new UsageError(`--registrar-address must be an IPv6 address, got "${registrarAddress}"`);
 		if (registrarIface !== undefined || registrarAddress !== undefined) {
 			const linkLocalRegistrar = registrars.length > 0 && registrars.every((r) => isLinkLocal(r.address));
-			const address = registrarAddress ?? (registrarIface === undefined ? undefined : registrarFacingAddress(registrarIface, linkLocalRegistrar));
+			const address = registrarAddress ?? routed?.src ?? (registrarIface === undefined ? undefined : registrarFacingAddress(registrarIface, linkLocalRegistrar));
 			options.registrarSide = { ...(address !== undefined ? { address } : {}), ...(registrarIface !== undefined ? { zone: registrarIface } : {}) };
 		}
 
+		if (options.registrarSide === undefined) host.log("warn", "join proxy: Registrar-side sockets bind [::] (no --registrar-iface and no route found): the pledge link can reach them");
 		let proxy: JoinProxy;
 		try {
 			proxy = await JoinProxy.start(options);
@@ -186,4 +191,16 @@ function registrarFacingAddress(zone: string, linkLocal: boolean): string {
 	const found = linkLocal ? addresses.find((a) => isLinkLocal(a)) : addresses.find((a) => !isLinkLocal(a) && !a.toLowerCase().startsWith("fd") && !a.toLowerCase().startsWith("fc")) ?? addresses.find((a) => !isLinkLocal(a));
 	if (found === undefined) throw new UsageError(`interface "${zone}" has no IPv6 ${linkLocal ? "link-local" : "global"} address for the Registrar side`);
 	return found;
+}
+
+/** The interface and source address Linux would use toward `address` (`ip -6 route get`), if it can tell. */
+function routeTo(address: string): { dev: string; src: string | undefined } | undefined {
+	let out: string;
+	try {
+		out = execFileSync("ip", ["-6", "route", "get", address], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+	} catch {
+		return undefined;
+	}
+	const dev = / dev (\S+)/.exec(out)?.[1];
+	return dev === undefined ? undefined : { dev, src: / src (\S+)/.exec(out)?.[1] };
 }

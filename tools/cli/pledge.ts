@@ -9,6 +9,7 @@ import { pemToDer } from "../../modules/util/base64.js";
 import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
 import { ConfigError, loadPledgeConfig, type PledgeConfig } from "../../src/pki/config.js";
 import { Pledge, type PledgeOptions } from "../../src/pledge/pledge.js";
+import { XsPledgeBridge, xsPledgeConfig } from "../xs-bridge/node-bridge.js";
 import { intOption, linkLocalAddress, untilSignal, UsageError, type Command } from "./command.js";
 
 const HELP = `Usage: cjp pledge --identity DIR/pledges/SERIAL --iface IFACE [options]
@@ -27,6 +28,8 @@ Options:
   --max-attempts N    attempts before giving up (default 16)
   --trusted-clock     this host's clock is right: check voucher and certificate times
   --crypto node|noble crypto provider (default node: node:crypto; noble: the XS one)
+  --engine node|xs    where the pledge code runs (default node; xs: inside the XS engine of xsnap,
+                      with the noble provider, its datagrams, timers and storage bridged to this host)
   --json              end with one JSON line: outcome, attempts, datagrams and bytes each way
   --log-level L       debug|info|warn|error on stderr (default warn)
 
@@ -54,6 +57,22 @@ function readDer(path: string, what: string): Uint8Array[] {
 	return ders;
 }
 
+/** The IDevID, its key, the MASA anchor and the voucher signer a `cjp pki init` pledge folder names. */
+export function pledgeIdentity(config: PledgeConfig): Pick<PledgeOptions, "idevid" | "masaTrustAnchors" | "voucherSigners"> {
+	let privateKey: Uint8Array;
+	try {
+		privateKey = parseEcPrivateKey(readDer(config.idevid.key, "IDevID key")[0]!);
+	} catch (e) {
+		if (e instanceof ConfigError) throw e;
+		throw new ConfigError(`${config.idevid.key}: not a P-256 private key: ${(e as Error).message}`);
+	}
+	return {
+		idevid: { certificates: readDer(config.idevid.cert, "IDevID"), privateKey },
+		masaTrustAnchors: readDer(config.masaTrustAnchor, "MASA trust anchor"),
+		voucherSigners: readDer(config.voucherSigner, "voucher signer"),
+	};
+}
+
 export const pledgeCommand: Command = {
 	name: "pledge",
 	summary: "onboard this host as a cBRSKI pledge (IDevID in, LDevID out)",
@@ -67,6 +86,7 @@ export const pledgeCommand: Command = {
 		"max-attempts": { type: "string" },
 		"trusted-clock": { type: "boolean" },
 		crypto: { type: "string" },
+		engine: { type: "string" },
 		json: { type: "boolean" },
 		"log-level": { type: "string" },
 	},
@@ -80,6 +100,9 @@ export const pledgeCommand: Command = {
 		for (const i of ifaces) linkLocalAddress(i); // the interface exists and has a link-local address
 		const cryptoName = (values["crypto"] as string | undefined) ?? "node";
 		if (cryptoName !== "node" && cryptoName !== "noble") throw new UsageError(`--crypto must be node or noble, got "${cryptoName}"`);
+		const engine = (values["engine"] as string | undefined) ?? "node";
+		if (engine !== "node" && engine !== "xs") throw new UsageError(`--engine must be node or xs, got "${engine}"`);
+		if (engine === "xs" && values["crypto"] !== undefined) throw new UsageError("--crypto is for --engine node (XS always uses noble)");
 		const logLevel = (values["log-level"] as string | undefined) ?? "warn";
 		if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError("--log-level must be debug, info, warn or error");
 		const maxAttempts = intOption(values["max-attempts"], "max-attempts", 1, 1_000_000);
@@ -89,17 +112,8 @@ export const pledgeCommand: Command = {
 		let options: Omit<PledgeOptions, "host" | "crypto">;
 		try {
 			config = loadPledgeConfig(identity);
-			let privateKey: Uint8Array;
-			try {
-				privateKey = parseEcPrivateKey(readDer(config.idevid.key, "IDevID key")[0]!);
-			} catch (e) {
-				if (e instanceof ConfigError) throw e;
-				throw new ConfigError(`${config.idevid.key}: not a P-256 private key: ${(e as Error).message}`);
-			}
 			options = {
-				idevid: { certificates: readDer(config.idevid.cert, "IDevID"), privateKey },
-				masaTrustAnchors: readDer(config.masaTrustAnchor, "MASA trust anchor"),
-				voucherSigners: readDer(config.voucherSigner, "voucher signer"),
+				...pledgeIdentity(config),
 				interfaces: ifaces,
 				force: values["force"] === true,
 				trustedClock: values["trusted-clock"] === true,
@@ -112,21 +126,34 @@ export const pledgeCommand: Command = {
 			return 2;
 		}
 		const host = createNodeHost({ storageDir: (values["state-dir"] as string | undefined) ?? config.storage, logLevel: logLevel as "warn" });
+		const onState = (state: string, detail: string): void => void process.stdout.write(`${state}${detail ? ": " + detail : ""}\n`);
+		const report = (result: { outcome: string; error?: string }, ldevid: Uint8Array | undefined, cryptoName: string): number => {
+			if (result.outcome === "failed") process.stderr.write(`cjp pledge: onboarding failed: ${result.error}\n`);
+			if (json) process.stdout.write(JSON.stringify({ ...result, ldevidBytes: ldevid?.length ?? 0, crypto: cryptoName }) + "\n");
+			return result.outcome === "failed" ? 1 : 0;
+		};
+		if (engine === "xs") {
+			const bridge = await XsPledgeBridge.start({ backend: host, onState });
+			void untilSignal().then(() => bridge.close());
+			try {
+				const { result, ldevid } = await bridge.run(xsPledgeConfig(options));
+				return report(result, ldevid, "noble (XS)");
+			} catch (e) {
+				return report({ outcome: "failed", error: (e as Error).message }, undefined, "noble (XS)");
+			} finally {
+				await bridge.close();
+			}
+		}
 		const crypto = cryptoName === "node" ? createNodeCrypto() : createNobleCrypto((b) => host.random(b));
 		let pledge: Pledge;
 		try {
-			pledge = new Pledge({ ...options, host, crypto, onState: (state, detail) => process.stdout.write(`${state}${detail ? ": " + detail : ""}\n`) });
+			pledge = new Pledge({ ...options, host, crypto, onState });
 		} catch (e) {
 			process.stderr.write(`cjp pledge: ${config.file}: ${(e as Error).message}\n`);
 			return 2;
 		}
 		void untilSignal().then(() => pledge.close());
-		const result = await pledge.run();
-		if (result.outcome === "failed") process.stderr.write(`cjp pledge: onboarding failed: ${result.error}\n`);
-		if (json) {
-			const { ldevid, ...rest } = result;
-			process.stdout.write(JSON.stringify({ ...rest, ldevidBytes: ldevid?.length ?? 0, crypto: crypto.name }) + "\n");
-		}
-		return result.outcome === "failed" ? 1 : 0;
+		const { ldevid, ...result } = await pledge.run();
+		return report(result, ldevid, crypto.name);
 	},
 };

@@ -1,14 +1,9 @@
 /*
- * A real XS engine (xsnap from @agoric/xsnap) to run bundled scripts in. Its API needs the SES
- * lockdown of @endo/init, which hardens the whole Node process: only tools that run in a process of
- * their own (the XS lane, the benchmarks) may call this, never the ordinary test runner.
+ * A real XS engine (xsnap from @agoric/xsnap, driven by xsnap-process.ts) to run bundled scripts in,
+ * collecting the JSON messages they send with issueCommand(ArrayBuffer).
  */
 
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
-import os from "node:os";
-import type { XSnapWorker } from "@agoric/xsnap";
+import { startXsnap, type CrankMeter } from "./xsnap-process.js";
 
 export interface XsWorker {
 	/**
@@ -16,26 +11,17 @@ export interface XsWorker {
 	 * crank, deterministic), `allocate` (bytes the machine has reserved so far) and `heapCount`
 	 * (slots in use at the end of the crank).
 	 */
-	evaluate(source: string): Promise<{ compute: number; allocate: number; heapCount: number }>;
+	evaluate(source: string): Promise<CrankMeter>;
 	/** Resolves with the next message the script sends with issueCommand(ArrayBuffer), parsed as JSON. */
 	nextMessage<T>(timeoutMs: number): Promise<T>;
 	close(): Promise<void>;
 }
 
 export async function startXsWorker(): Promise<XsWorker> {
-	await import("@endo/init");
-	const tmp = await import("tmp");
-	const { xsnap } = await import("@agoric/xsnap");
 	const inbox: unknown[] = [];
 	let wake: (() => void) | undefined;
-	const worker: XSnapWorker = await xsnap({
-		os: os.type(),
-		spawn,
-		fs: { ...fsp, createReadStream: fs.createReadStream, tmpName: tmp.tmpName },
-		meteringLimit: 0,
-		stdout: "inherit",
-		stderr: "inherit",
-		handleCommand: async (bytes: Uint8Array) => {
+	const xs = await startXsnap({
+		onCommand: (bytes) => {
 			inbox.push(JSON.parse(new TextDecoder().decode(bytes)));
 			wake?.();
 			return new Uint8Array(0);
@@ -43,8 +29,8 @@ export async function startXsWorker(): Promise<XsWorker> {
 	});
 	return {
 		async evaluate(source) {
-			const { meterUsage } = await worker.evaluate(source);
-			return { compute: meterUsage.compute, allocate: meterUsage.allocate, heapCount: meterUsage.currentHeapCount };
+			const { compute, allocate, heapCount } = await xs.evaluate(source);
+			return { compute, allocate, heapCount };
 		},
 		async nextMessage<T>(timeoutMs: number): Promise<T> {
 			const deadline = Date.now() + timeoutMs;
@@ -58,6 +44,6 @@ export async function startXsWorker(): Promise<XsWorker> {
 			}
 			return inbox.shift() as T;
 		},
-		close: () => worker.close().catch(() => {}),
+		close: () => xs.close(),
 	};
 }
