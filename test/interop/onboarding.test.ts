@@ -43,7 +43,8 @@ import Database from "better-sqlite3";
 import { Namespaces, netnsUnavailable } from "../node-lib/netns.js";
 import { unavailable } from "../node-lib/unavailable.js";
 import { CJP, startCjp, stopTimed, type CjpProcess } from "../node-lib/cjp-process.js";
-import { DTLS_1_2, coapsUri, dtlsPackets, peersUnavailable, runCoapClient, startCapture, tsharkProblems, type Capture } from "../node-lib/coap-peers.js";
+import { DTLS_1_2, coapsUri, dtlsPackets, peersUnavailable, runCoapClient, startCapture, type Capture } from "../node-lib/coap-peers.js";
+import { tsharkProblems } from "../node-lib/tshark.js";
 
 const JOIN_PORT = 5684;
 const REGISTRAR_JPY_PORT = 7634;
