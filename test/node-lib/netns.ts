@@ -55,6 +55,28 @@ export class Namespaces {
 		return { a: { ns: nsA, ifname: ifA, address: addrA }, b: { ns: nsB, ifname: ifB, address: addrB } };
 	}
 
+	/**
+	 * A bridge `name` in `ns` carrying link-local `address`: one link shared by many namespaces (each joins
+	 * with linkToBridge), e.g. many pledges with addresses of their own in front of one join proxy. No
+	 * forwarding delay, and no multicast snooping, so ff02::fd reaches every port without MLD queriers.
+	 */
+	bridge(ns: string, name: string, address: string): void {
+		ip("-n", ns, "link", "add", name, "type", "bridge", "forward_delay", "0", "mcast_snooping", "0");
+		ip("-n", ns, "link", "set", name, "addrgenmode", "none");
+		ip("-n", ns, "link", "set", name, "up");
+		ip("-n", ns, "addr", "add", `${address}/64`, "dev", name, "nodad");
+	}
+
+	/** A veth from `ifname` (link-local `address`) in `ns` to a new port `port` of `bridge` in `bridgeNs`. */
+	linkToBridge(ns: string, ifname: string, address: string, bridgeNs: string, bridge: string, port: string): void {
+		ip("link", "add", ifname, "netns", ns, "type", "veth", "peer", "name", port, "netns", bridgeNs);
+		ip("-n", bridgeNs, "link", "set", port, "master", bridge);
+		ip("-n", bridgeNs, "link", "set", port, "up");
+		ip("-n", ns, "link", "set", ifname, "addrgenmode", "none");
+		ip("-n", ns, "link", "set", ifname, "up");
+		ip("-n", ns, "addr", "add", `${address}/64`, "dev", ifname, "nodad");
+	}
+
 	/** Adds an extra address (e.g. a routable `2001:db8:1::1/64`) to an interface, without DAD. */
 	addAddress(ns: string, ifname: string, cidr: string): void {
 		ip("-n", ns, "addr", "add", cidr, "dev", ifname, "nodad");
