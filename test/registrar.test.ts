@@ -17,7 +17,8 @@ import { createNodeHost } from "../hosts/node/index.js";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
 import { Code, ContentFormat, Opt } from "../modules/coap/constants.js";
 import { findOption, option, uintOptionValue } from "../modules/coap/message.js";
-import { decodeCoseSign1 } from "../modules/cose/sign1.js";
+import { decodeCoseSign1, encodeCoseSign1, signCoseSign1 } from "../modules/cose/sign1.js";
+import { parseEcPrivateKey } from "../modules/x509/private-key.js";
 import { decodeMultipartCore } from "../modules/est/multipart-core.js";
 import { decodeCertsOnly } from "../modules/est/pkcs7.js";
 import { derToPem, pemToDer } from "../modules/util/base64.js";
@@ -25,7 +26,7 @@ import { decodeVoucher } from "../modules/voucher/voucher.js";
 import { parseCertificate } from "../modules/x509/certificate.js";
 import { initPki } from "../src/pki/init.js";
 import { loadRegistrarConfig, type RegistrarConfig } from "../src/pki/config.js";
-import { inProcessMasaClient } from "../src/registrar/masa-client.js";
+import { BAD_GATEWAY, inProcessMasaClient } from "../src/registrar/masa-client.js";
 import { HttpsMasaClient } from "../src/registrar/https-masa-client.js";
 import { startNodeRegistrar, type NodeRegistrar } from "../src/registrar/node-registrar.js";
 import { SqliteRegistrarDatabase } from "../src/registrar/sqlite-database.js";
@@ -197,6 +198,27 @@ describe("Registrar on loopback", () => {
 			const outcomes = nr.db.voucherRequests("PLEDGE-0002").map((v) => v.outcome);
 			assert.ok(outcomes.includes("5.03") && outcomes.filter((o) => o === "2.04").length === 2, outcomes.join());
 		} finally {
+			s.client.close();
+		}
+	});
+
+	// Review F2 / R27: the Registrar's own voucher check uses the configured voucher anchors, not the
+	// IDevID anchor, and finds the signer in the (unordered) x5bag by verifying.
+	it("voucher check: an IDevID-signed voucher is 5.02; the MASA's chain in any x5bag order passes", async () => {
+		const signer = pemToDer(readFileSync(join(dir, "masa", "voucher-signer.pem"), "utf8"))[0]!;
+		const signerKey = parseEcPrivateKey(pemToDer(readFileSync(join(dir, "masa", "voucher-signer.key"), "utf8"))[0]!);
+		const voucherCa = pemToDer(readFileSync(join(dir, "masa", "voucher-ca.pem"), "utf8"))[0]!;
+		const other = loadPledge(pledgeDir("PLEDGE-0001"));
+		const resign = (key: Uint8Array, x5bag: Uint8Array[]) => (body: Uint8Array) => encodeCoseSign1(signCoseSign1(crypto, key, decodeCoseSign1(body).payload, { x5bag }));
+		const { s, pledge } = await session("PLEDGE-0002");
+		try {
+			masa.rewrite = resign(other.privateKey, [other.chain[0]!]);
+			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!), ContentFormat.VoucherCoseCbor)).code, BAD_GATEWAY);
+			masa.rewrite = resign(signerKey, [voucherCa, signer]);
+			const { response } = await requestVoucher(s, makePvr(crypto, pledge, s.registrarChain[0]!));
+			assert.equal(response.code, Code.Changed);
+		} finally {
+			masa.rewrite = undefined;
 			s.client.close();
 		}
 	});

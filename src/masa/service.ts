@@ -18,6 +18,7 @@ import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import { CoseError, coseCertificates, decodeCoseSign1, encodeCoseSign1, signCoseSign1, verifyCoseSign1, type CoseSign1 } from "../../modules/cose/sign1.js";
 import { Assertion, VoucherError, checkPledgeVoucherRequest, checkRegistrarVoucherRequest, decodeVoucherRequest, encodeVoucher, type Voucher, type VoucherRequest } from "../../modules/voucher/voucher.js";
 import { idevidIssuerOf } from "../../modules/voucher/idevid-issuer.js";
+import { namesRegistrar } from "../../modules/voucher/proximity.js";
 import { CertificateError, Oid, isP256Key, nameValue, parseCertificate, type Certificate } from "../../modules/x509/certificate.js";
 import { chainFromBag, verifyChain } from "../../modules/x509/chain.js";
 import { bytesEqual, toHex } from "../../modules/util/hex.js";
@@ -133,9 +134,8 @@ export class MasaService {
 		checkPledgeVoucherRequest(pvr);
 		if (pvr.serialNumber !== serialNumber) refuse(Status.forbidden, `serial-number differs: RVR ${serialNumber}, PVR ${pvr.serialNumber}`);
 		if (!sameOptional(pvr.nonce, rvr.nonce)) refuse(Status.forbidden, "the RVR nonce is not the PVR nonce");
-		const issuer = idevidIssuerOf(idevid);
-		if (rvr.idevidIssuer !== undefined && (issuer === undefined || !bytesEqual(rvr.idevidIssuer, issuer))) refuse(Status.forbidden, "idevid-issuer does not match the IDevID");
-		if (!this.#proximate(pvr, registrar)) refuse(Status.forbidden, "the Registrar the pledge saw (proximity-registrar-*) did not sign the RVR");
+		if (rvr.idevidIssuer !== undefined && !bytesEqual(rvr.idevidIssuer, idevidIssuerOf(idevid))) refuse(Status.forbidden, "idevid-issuer does not match the IDevID");
+		if (!namesRegistrar(pvr, registrar, crypto)) refuse(Status.forbidden, "the Registrar the pledge saw (proximity-registrar-*) did not sign the RVR");
 		if (!this.#o.owns(serialNumber)) refuse(Status.notFound, `unknown device ${serialNumber}`);
 		// The CA the voucher will pin must really be the Registrar's issuer, not just carry its name.
 		const registrarChain = chainFromBag(registrar, bag);
@@ -153,14 +153,6 @@ export class MasaService {
 			if (isP256Key(c.publicKey) && verifyChain(chainFromBag(c, bag), this.#anchors, { crypto: this.#o.crypto }).ok) return c;
 		}
 		return refuse(Status.forbidden, candidates.length === 0 ? `no IDevID for ${serialNumber} in the RVR or the inventory` : `the IDevID of ${serialNumber} does not chain to the manufacturer CA`);
-	}
-
-	#proximate(pvr: VoucherRequest, registrar: Certificate): boolean {
-		const spki = registrar.publicKey.spki;
-		if (pvr.proximityRegistrarPubk !== undefined) return bytesEqual(pvr.proximityRegistrarPubk, spki);
-		if (pvr.proximityRegistrarCert !== undefined) return bytesEqual(pvr.proximityRegistrarCert, registrar.der);
-		if (pvr.proximityRegistrarPubkSha256 !== undefined) return bytesEqual(pvr.proximityRegistrarPubkSha256, this.#o.crypto.sha256(spki));
-		return false;
 	}
 
 	#issue(v: Verified): Voucher {

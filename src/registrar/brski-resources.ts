@@ -9,13 +9,13 @@
 import { Code, ContentFormat, Opt, codeText } from "../../modules/coap/constants.js";
 import { option } from "../../modules/coap/message.js";
 import type { CoapResponse } from "../../modules/coap/types.js";
-import { CoseError, coseCertificates, decodeCoseSign1, encodeCoseSign1, stripUnprotected, verifyCoseSign1 } from "../../modules/cose/sign1.js";
+import { CoseError, coseCertificates, decodeCoseSign1, encodeCoseSign1, stripUnprotected } from "../../modules/cose/sign1.js";
 import type { CoapsRequest } from "../../modules/dtls/coaps.js";
 import { bytesEqual, toHex } from "../../modules/util/hex.js";
 import { decodeStatusTelemetry, STATUS_TELEMETRY_VERSION, type StatusTelemetry } from "../../modules/voucher/telemetry.js";
 import { VoucherError, decodeVoucher } from "../../modules/voucher/voucher.js";
 import { CertificateError, parseCertificate, type Certificate } from "../../modules/x509/certificate.js";
-import { verifyChain } from "../../modules/x509/chain.js";
+import { verifyVoucherSignature } from "../../modules/voucher/voucher-signature.js";
 import { describePeer, formats, refuse, type RegistrarContext } from "./context.js";
 import { BAD_GATEWAY, MasaUnreachableError, VOUCHER_COSE_MEDIA_TYPE, coapCodeForMasaStatus, requestVoucherUrl, type MasaClient } from "./masa-client.js";
 import type { Manufacturer } from "./policy.js";
@@ -161,8 +161,8 @@ export class VoucherService {
 
 	/**
 	 * The voucher as passed on, unprotected x5bag/x5chain removed (R26), or why it is not passed on.
-	 * We check what the pledge will: serial and nonce; and the signature when the MASA sent its chain
-	 * and that chain ends at the manufacturer's anchor (R27).
+	 * We check what the pledge will: serial and nonce; and that the signer is the key of a configured
+	 * voucher anchor or a certificate of the (unordered) x5bag chaining to one (R27).
 	 */
 	#checkVoucher(contentType: string, body: Uint8Array, m: Manufacturer, serial: string, nonce: Uint8Array | undefined): Uint8Array | string {
 		if (contentType.split(";")[0]!.trim().toLowerCase() !== VOUCHER_COSE_MEDIA_TYPE) return `MASA answered Content-Type ${JSON.stringify(contentType)}`;
@@ -171,14 +171,9 @@ export class VoucherService {
 			const v = decodeVoucher(cose.payload);
 			if (v.serialNumber !== serial) return `voucher is for serial ${v.serialNumber}, not ${serial}`;
 			if (nonce !== undefined && (v.nonce === undefined || !bytesEqual(v.nonce, nonce))) return "voucher nonce differs from the PVR's";
-			const bag = coseCertificates(cose);
-			if (bag.length > 0) {
-				const certs = bag.map((d) => parseCertificate(d));
-				const anchors = m.anchors.map((d) => parseCertificate(d));
-				const r = verifyChain(certs, anchors, { crypto: this.#ctx.crypto });
-				if (!r.ok) return `voucher signer does not chain to ${m.name}: ${r.reason}`;
-				if (!verifyCoseSign1(this.#ctx.crypto, certs[0]!.publicKey.bytes, cose)) return "voucher signature does not verify with its x5bag signer";
-			}
+			const bag = coseCertificates(cose).map((d) => parseCertificate(d));
+			const signer = verifyVoucherSignature(this.#ctx.crypto, cose, { anchors: this.#ctx.policy.voucherAnchorsOf(m), signers: bag, now: this.#ctx.host.clock.wallTime() });
+			if (signer === undefined) return `voucher signature does not verify with a voucher anchor of ${m.name} or an x5bag certificate chaining to one`;
 			return encodeCoseSign1(stripUnprotected(cose));
 		} catch (e) {
 			if (e instanceof CoseError || e instanceof VoucherError || e instanceof CertificateError) return `unusable voucher from the MASA: ${e.message}`;

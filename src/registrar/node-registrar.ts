@@ -59,6 +59,7 @@ export async function startNodeRegistrar(config: RegistrarConfig, host: Host, o:
 	const manufacturers: Manufacturer[] = config.manufacturers.map((m) => ({
 		name: m.name,
 		anchors: certificates(m.anchor),
+		voucherAnchors: m.voucherAnchors.flatMap(certificates),
 		masaTlsAnchors: m.masaTlsAnchors.flatMap(certificates),
 		masaUrl: m.masaUrl,
 		serials: m.serials,
