@@ -242,12 +242,15 @@ describe("cjp pki init", () => {
 		const subject = cert(idevid("PLEDGE-0002")).subject;
 		const csr = createCsr({ crypto, ...pair, subject: subject.der });
 		const now = new Date();
-		const issued = await issueLdevid({ ca, csr, validityDays: 30, now, expectedSerialNumber: "PLEDGE-0002" });
+		const issued = await issueLdevid({ ca, csr, validityDays: 30, now, expectedSubject: subject.der });
 		const file = join(dir, "ldevid.pem");
 		writeFileSync(file, issued.pem);
 		const r = openssl(["verify", "-purpose", "sslclient", "-CAfile", p("registrar", "domain-ca.pem"), file]);
 		assert.equal(r.status, 0, r.stdout + r.stderr);
+		// Review F4: an LDevID is a client certificate only.
+		assert.notEqual(openssl(["verify", "-purpose", "sslserver", "-CAfile", p("registrar", "domain-ca.pem"), file]).status, 0);
 		const c = parseCertificate(issued.der);
+		assert.deepEqual(c.extendedKeyUsage, ["1.3.6.1.5.5.7.3.2"]);
 		assert.deepEqual(c.subject.der, subject.der);
 		assert.deepEqual(c.publicKey.bytes, pair.publicKey);
 		assert.equal(issued.deviceSerialNumber, "PLEDGE-0002");
@@ -258,7 +261,7 @@ describe("cjp pki init", () => {
 		for (let i = 0; i < 4; i++) serials.add((await issueLdevid({ ca, csr })).serialNumber);
 		assert.equal(serials.size, 5, "serial numbers are unique");
 
-		await assert.rejects(issueLdevid({ ca, csr, expectedSerialNumber: "PLEDGE-0001" }), CsrError);
+		await assert.rejects(issueLdevid({ ca, csr, expectedSubject: cert(idevid("PLEDGE-0001")).subject.der }), CsrError);
 		const forged = createCsr({ crypto, privateKey: crypto.ecGenerate().privateKey, publicKey: pair.publicKey, subject: subject.der });
 		await assert.rejects(issueLdevid({ ca, csr: forged }), CsrError);
 		await assert.rejects(issueLdevid({ ca, csr: csr.subarray(0, 40) }), CsrError);

@@ -23,7 +23,8 @@ import { decodeMultipartCore } from "../modules/est/multipart-core.js";
 import { decodeCertsOnly } from "../modules/est/pkcs7.js";
 import { derToPem, pemToDer } from "../modules/util/base64.js";
 import { decodeVoucher } from "../modules/voucher/voucher.js";
-import { parseCertificate } from "../modules/x509/certificate.js";
+import { Oid, parseCertificate } from "../modules/x509/certificate.js";
+import { encodeName } from "../modules/x509/csr.js";
 import { initPki } from "../src/pki/init.js";
 import { loadRegistrarConfig, type RegistrarConfig } from "../src/pki/config.js";
 import { BAD_GATEWAY, inProcessMasaClient } from "../src/registrar/masa-client.js";
@@ -153,31 +154,59 @@ describe("Registrar on loopback", () => {
 			s3.client.close();
 		}
 		const { s, pledge } = await session("PLEDGE-0002");
+		const before = nr.db.voucherRequests("PLEDGE-0002").length;
 		try {
 			const pvr = makePvr(crypto, pledge, s.registrarChain[0]!);
 			const tampered = pvr.slice();
 			tampered[tampered.length - 1]! ^= 1;
 			assert.equal((await post(s, "/.well-known/brski/rv", tampered, ContentFormat.VoucherCoseCbor)).code, Code.Forbidden);
-			const otherKey = parseCertificate(pemToDer(readFileSync(config.domainCa.cert, "utf8"))[0]!).publicKey.spki;
-			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!, { proximityPubk: otherKey }), ContentFormat.VoucherCoseCbor)).code, Code.Unauthorized);
 			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!, { serial: "PLEDGE-0001" }), ContentFormat.VoucherCoseCbor)).code, Code.Forbidden);
 			assert.equal((await post(s, "/.well-known/brski/rv", new Uint8Array([0xa0]), ContentFormat.VoucherCoseCbor)).code, Code.BadRequest);
 			assert.equal((await post(s, "/.well-known/brski/rv", pvr, ContentFormat.Cbor)).code, Code.UnsupportedContentFormat);
 			assert.equal((await post(s, "/.well-known/brski/rv", pvr, ContentFormat.VoucherCoseCbor, ContentFormat.Json)).code, Code.NotAcceptable);
 			assert.equal((await post(s, "/.well-known/brski/vs", new Uint8Array([1]), ContentFormat.Cbor)).code, Code.BadRequest);
+			assert.ok(nr.db.voucherRequests("PLEDGE-0002").slice(before).every((v) => v.outcome.startsWith("4.")));
+			// Review F3: no voucher on this association yet, so no enrollment.
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
+			assert.equal((await requestVoucher(s, pvr)).response.code, Code.Changed);
 			assert.equal((await post(s, "/.well-known/est/sen", new Uint8Array([0x30, 0]), ContentFormat.Pkcs10)).code, Code.BadRequest);
 			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10, ContentFormat.Json)).code, Code.NotAcceptable);
 			const other = parseCertificate(loadPledge(pledgeDir("PLEDGE-0001")).chain[0]!).subject.der;
 			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!, other).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
+			// Review F4: the reviewer's CSR: our serialNumber first, then a Registrar-like name and another serialNumber.
+			const crafted = encodeName([{ type: Oid.SERIAL_NUMBER, value: "PLEDGE-0002" }, { type: "2.5.4.10", value: "cjp domain" }, { type: "2.5.4.3", value: "cjp Registrar" }, { type: Oid.SERIAL_NUMBER, value: "PLEDGE-0001" }]);
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!, crafted).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
+			// Review F3: after /vs false the voucher no longer counts.
+			assert.equal((await post(s, "/.well-known/brski/vs", telemetry(false, "voucher rejected"), ContentFormat.Cbor)).code, Code.Changed);
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
 			assert.equal(nr.db.enrollments("PLEDGE-0002").length, 0);
-			assert.ok(nr.db.voucherRequests("PLEDGE-0002").every((v) => v.outcome.startsWith("4.")));
+			// R18: a PVR naming another Registrar: 4.01, and the association is done (4.01 for anything after).
+			const otherKey = parseCertificate(pemToDer(readFileSync(config.domainCa.cert, "utf8"))[0]!).publicKey.spki;
+			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!, { proximityPubk: otherKey }), ContentFormat.VoucherCoseCbor)).code, Code.Unauthorized);
+			assert.equal((await post(s, "/.well-known/brski/rv", pvr, ContentFormat.VoucherCoseCbor)).code, Code.Unauthorized);
+			assert.equal((await s.client.endpoint.request({ peer: s.server, path: "/.well-known/est/crts" })).code, Code.Unauthorized);
 		} finally {
+			s.client.close();
+		}
+	});
+
+	it("a device the MASA refuses (404) gets no LDevID: /sen 4.03 (review F3)", async () => {
+		const { s, pledge } = await session("PLEDGE-0001");
+		try {
+			masa.refuse = 404;
+			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!), ContentFormat.VoucherCoseCbor)).code, Code.NotFound);
+			const enrolled = nr.db.enrollments("PLEDGE-0001").length;
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10, ContentFormat.PkixCert)).code, Code.Forbidden);
+			assert.equal(nr.db.enrollments("PLEDGE-0001").length, enrolled);
+		} finally {
+			masa.refuse = undefined;
 			s.client.close();
 		}
 	});
 
 	it("MASA down: 5.03 with Max-Age, then the voucher on the identical resend once it is back; a slow MASA is called once", async () => {
 		const { s, pledge } = await session("PLEDGE-0002");
+		const before = nr.db.voucherRequests("PLEDGE-0002").length;
 		try {
 			masa.down = true;
 			const pvr = makePvr(crypto, pledge, s.registrarChain[0]!);
@@ -195,7 +224,7 @@ describe("Registrar on loopback", () => {
 			assert.equal(slow.code, Code.Changed);
 			assert.ok(unavailable >= 1, "at least one 5.03 while the MASA was slow");
 			assert.equal(masa.calls - calls, 1, "the resend was answered from the first call");
-			const outcomes = nr.db.voucherRequests("PLEDGE-0002").map((v) => v.outcome);
+			const outcomes = nr.db.voucherRequests("PLEDGE-0002").slice(before).map((v) => v.outcome);
 			assert.ok(outcomes.includes("5.03") && outcomes.filter((o) => o === "2.04").length === 2, outcomes.join());
 		} finally {
 			s.client.close();
