@@ -216,7 +216,7 @@ export class VoucherService {
 			if (v.serialNumber !== serial) return `voucher is for serial ${v.serialNumber}, not ${serial}`;
 			if (nonce !== undefined && (v.nonce === undefined || !bytesEqual(v.nonce, nonce))) return "voucher nonce differs from the PVR's";
 			const bag = coseCertificates(cose).map((d) => parseCertificate(d));
-			const signer = verifyVoucherSignature(this.#ctx.crypto, cose, { anchors: this.#ctx.policy.voucherAnchorsOf(m), signers: bag, now: this.#ctx.host.clock.wallTime() });
+			const signer = verifyVoucherSignature(this.#ctx.crypto, cose, { anchors: this.#ctx.policy.voucherAnchorsOf(m), signers: bag });
 			if (signer === undefined) return `voucher signature does not verify with a voucher anchor of ${m.name} or an x5bag certificate chaining to one`;
 			return encodeCoseSign1(stripUnprotected(cose));
 		} catch (e) {
