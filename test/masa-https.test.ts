@@ -23,7 +23,8 @@ import { idevidIssuerOf } from "../modules/voucher/idevid-issuer.js";
 import { parseCertificate } from "../modules/x509/certificate.js";
 import { parseEcPrivateKey } from "../modules/x509/private-key.js";
 import { pemToDer } from "../modules/util/base64.js";
-import { REQUEST_VOUCHER_PATH } from "../src/masa/https-server.js";
+import { REQUEST_VOUCHER_PATH, startMasaHttps } from "../src/masa/https-server.js";
+import type { MasaService } from "../src/masa/service.js";
 
 const CJP = fileURLToPath(new URL("../bin/cjp.js", import.meta.url));
 const crypto = createNodeCrypto();
@@ -134,6 +135,31 @@ describe("cjp masa over HTTPS with mutual TLS", () => {
 		assert.equal((await post(rvr(), { accept: "text/html" })).status, 406);
 		assert.equal((await post(new Uint8Array(40_000))).status, 413);
 		assert.equal((await post(new Uint8Array(0), {}, true, "GET")).status, 405);
+	});
+
+	// Review F8: whatever fails inside a request is a 500, and the server lives on.
+	it("a request whose handling throws gets 500 and the server keeps serving", async () => {
+		const mc = loadMasaConfig(join(dir, "masa"));
+		let calls = 0;
+		const failing = { requestVoucher: () => (++calls === 1 ? Promise.reject(new Error("disk I/O error")) : Promise.resolve({ status: 404, contentType: "text/plain", body: new Uint8Array(0) })) };
+		const server = await startMasaHttps({
+			service: failing as unknown as MasaService,
+			address: "::1",
+			port: 0,
+			cert: readFileSync(mc.tls.cert, "utf8"),
+			key: readFileSync(mc.tls.key, "utf8"),
+			clientAnchors: mc.tls.clientAnchors.map((f) => readFileSync(f, "utf8")),
+			log: () => {},
+		});
+		const saved = port;
+		port = server.port;
+		try {
+			assert.equal((await post(rvr())).status, 500);
+			assert.equal((await post(rvr())).status, 404);
+		} finally {
+			port = saved;
+			await server.close();
+		}
 	});
 
 	it("without a client certificate there is no TLS session", async () => {

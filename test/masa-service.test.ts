@@ -118,6 +118,20 @@ describe("MASA voucher service", () => {
 		});
 	}
 
+	// Review F8: an audit log that cannot write must not crash the MASA nor let a voucher out unlogged.
+	it("an audit log that fails: 500, and no voucher leaves", async () => {
+		const audit = new MemoryAuditLog();
+		audit.record = () => {
+			throw new Error("SQLITE_FULL: database or disk is full");
+		};
+		const { service } = masa({ audit, inventory: () => undefined });
+		for (const body of [request(), new Uint8Array([0xa0])]) {
+			const res = await service.requestVoucher(body);
+			assert.equal(res.status, 500);
+			assert.equal(text(res.body), "internal error");
+		}
+	});
+
 	it("garbage and truncations end in 400, never a throw", async () => {
 		const { service } = masa();
 		for (const body of [new Uint8Array(0), new Uint8Array([0xff]), new Uint8Array([0xd2, 0x84, 0x40]), request().subarray(0, 100)]) {

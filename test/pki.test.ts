@@ -82,8 +82,10 @@ describe("cjp pki init", () => {
 	it("openssl verify accepts every chain", (t: TestContext) => {
 		if (unavailable(t, opensslMissing)) return;
 		const chains: [string, string][] = [
-			...SERIALS.map((s): [string, string] => [p("pledges", s, "masa-ca.pem"), idevid(s)]),
-			[p("masa", "ca.pem"), p("masa", "voucher-signer.pem")],
+			...SERIALS.map((s): [string, string] => [p("masa", "ca.pem"), idevid(s)]),
+			...SERIALS.map((s): [string, string] => [p("pledges", s, "masa-voucher-ca.pem"), p("pledges", s, "voucher-signer.pem")]),
+			[p("masa", "voucher-ca.pem"), p("masa", "voucher-signer.pem")],
+			[p("registrar", "masa-anchors", "voucher-ca.pem"), p("masa", "voucher-signer.pem")],
 			[p("masa", "ca.pem"), p("masa", "tls.pem")],
 			[p("registrar", "masa-anchors", "manufacturer-ca.pem"), p("masa", "tls.pem")],
 			[p("registrar", "domain-ca.pem"), p("registrar", "cert.pem")],
@@ -97,8 +99,11 @@ describe("cjp pki init", () => {
 		assert.equal(openssl(["verify", "-purpose", "sslserver", "-CAfile", p("masa", "ca.pem"), p("masa", "tls.pem")]).status, 0);
 		assert.equal(openssl(["verify", "-purpose", "sslclient", "-CAfile", p("registrar", "domain-ca.pem"), p("registrar", "cert.pem")]).status, 0);
 		assert.equal(openssl(["verify", "-purpose", "sslserver", "-CAfile", p("registrar", "domain-ca.pem"), p("registrar", "cert.pem")]).status, 0);
-		// And not across: an IDevID does not chain to the domain CA.
+		// And not across: an IDevID does not chain to the domain CA, nor to the pledges' voucher anchor (review F2).
 		assert.notEqual(openssl(["verify", "-CAfile", p("registrar", "domain-ca.pem"), idevid(SERIALS[0]!)]).status, 0);
+		assert.notEqual(openssl(["verify", "-CAfile", p("pledges", SERIALS[0]!, "masa-voucher-ca.pem"), idevid(SERIALS[1]!)]).status, 0);
+		assert.notEqual(openssl(["verify", "-CAfile", p("registrar", "masa-anchors", "voucher-ca.pem"), idevid(SERIALS[0]!)]).status, 0);
+		assert.notEqual(openssl(["verify", "-CAfile", p("masa", "ca.pem"), p("masa", "voucher-signer.pem")]).status, 0);
 	});
 
 	it("our parser and chain check read them all", () => {
@@ -120,12 +125,15 @@ describe("cjp pki init", () => {
 		assert.equal(registrar.basicConstraints?.cA, false);
 		assert.equal(domain.basicConstraints?.cA, true);
 		assert.equal(verifyChain([registrar], [domain], { crypto, now }).ok, true);
-		for (const f of ["voucher-signer.pem", "tls.pem"]) assert.equal(verifyChain([cert(p("masa", f))], [manufacturer], { crypto, now }).ok, true, f);
+		assert.equal(verifyChain([cert(p("masa", "tls.pem"))], [manufacturer], { crypto, now }).ok, true);
+		assert.equal(verifyChain([cert(p("masa", "voucher-signer.pem"))], [cert(p("masa", "voucher-ca.pem"))], { crypto, now }).ok, true);
+		assert.equal(verifyChain([cert(p("masa", "voucher-signer.pem"))], [manufacturer], { crypto, now }).ok, false, "the voucher signer is not under the IDevID issuer");
 	});
 
 	it("keys are private (0600), P-256, and belong to their certificates", () => {
 		const pairs: [string, string][] = [
 			[p("masa", "ca.key"), p("masa", "ca.pem")],
+			[p("masa", "voucher-ca.key"), p("masa", "voucher-ca.pem")],
 			[p("masa", "voucher-signer.key"), p("masa", "voucher-signer.pem")],
 			[p("masa", "tls.key"), p("masa", "tls.pem")],
 			[p("registrar", "domain-ca.key"), p("registrar", "domain-ca.pem")],
@@ -156,10 +164,15 @@ describe("cjp pki init", () => {
 		assert.equal(pledge.storage, p("pledges", "PLEDGE-0002", "state"));
 		const files = [masa.tls.cert, masa.tls.key, ...masa.tls.clientAnchors, masa.voucherSigner.cert, masa.voucherSigner.key, masa.manufacturerCa,
 			registrar.cert, registrar.key, ...registrar.chain, registrar.domainCa.cert, registrar.domainCa.key, registrar.manufacturers[0]!.anchor,
-			pledge.idevid.cert, pledge.idevid.key, pledge.masaTrustAnchor, pledge.voucherSigner];
+			...registrar.manufacturers[0]!.voucherAnchors, pledge.idevid.cert, pledge.idevid.key, pledge.masaTrustAnchor, pledge.voucherSigner];
 		for (const f of files) assert.ok(statSync(f).isFile(), f);
 		// The pledge's voucher signer is the MASA's, and chains to the pledge's MASA trust anchor.
 		assert.equal(verifyChain([cert(pledge.voucherSigner)], [cert(pledge.masaTrustAnchor)], { crypto }).ok, true);
+		// Separate roles (review F2): the pledge's MASA anchor and the Registrar's voucher anchor are the
+		// voucher CA, which issued no IDevID; the IDevID anchor is the manufacturer CA.
+		assert.equal(verifyChain([cert(pledge.idevid.cert)], [cert(pledge.masaTrustAnchor)], { crypto }).ok, false);
+		assert.deepEqual(cert(registrar.manufacturers[0]!.voucherAnchors[0]!).der, cert(pledge.masaTrustAnchor).der);
+		assert.equal(verifyChain([cert(pledge.idevid.cert)], [cert(registrar.manufacturers[0]!.anchor)], { crypto }).ok, true);
 	});
 
 	it("config errors are one clear ConfigError: wrong kind, unknown key, bad port, missing file", () => {
@@ -229,12 +242,15 @@ describe("cjp pki init", () => {
 		const subject = cert(idevid("PLEDGE-0002")).subject;
 		const csr = createCsr({ crypto, ...pair, subject: subject.der });
 		const now = new Date();
-		const issued = await issueLdevid({ ca, csr, validityDays: 30, now, expectedSerialNumber: "PLEDGE-0002" });
+		const issued = await issueLdevid({ ca, csr, validityDays: 30, now, expectedSubject: subject.der });
 		const file = join(dir, "ldevid.pem");
 		writeFileSync(file, issued.pem);
 		const r = openssl(["verify", "-purpose", "sslclient", "-CAfile", p("registrar", "domain-ca.pem"), file]);
 		assert.equal(r.status, 0, r.stdout + r.stderr);
+		// Review F4: an LDevID is a client certificate only.
+		assert.notEqual(openssl(["verify", "-purpose", "sslserver", "-CAfile", p("registrar", "domain-ca.pem"), file]).status, 0);
 		const c = parseCertificate(issued.der);
+		assert.deepEqual(c.extendedKeyUsage, ["1.3.6.1.5.5.7.3.2"]);
 		assert.deepEqual(c.subject.der, subject.der);
 		assert.deepEqual(c.publicKey.bytes, pair.publicKey);
 		assert.equal(issued.deviceSerialNumber, "PLEDGE-0002");
@@ -245,7 +261,7 @@ describe("cjp pki init", () => {
 		for (let i = 0; i < 4; i++) serials.add((await issueLdevid({ ca, csr })).serialNumber);
 		assert.equal(serials.size, 5, "serial numbers are unique");
 
-		await assert.rejects(issueLdevid({ ca, csr, expectedSerialNumber: "PLEDGE-0001" }), CsrError);
+		await assert.rejects(issueLdevid({ ca, csr, expectedSubject: cert(idevid("PLEDGE-0001")).subject.der }), CsrError);
 		const forged = createCsr({ crypto, privateKey: crypto.ecGenerate().privateKey, publicKey: pair.publicKey, subject: subject.der });
 		await assert.rejects(issueLdevid({ ca, csr: forged }), CsrError);
 		await assert.rejects(issueLdevid({ ca, csr: csr.subarray(0, 40) }), CsrError);

@@ -83,7 +83,7 @@ describe("Registrar behind our Join Proxy (in-memory network)", () => {
 					issueLdevid: await domainCaIssuer(config),
 					masaClient: inProcessMasaClient(masa.service, chain[0]!),
 					db,
-					manufacturers: [{ name: "m", anchors: pemToDer(readFileSync(config.manufacturers[0]!.anchor, "utf8")), masaTlsAnchors: [], masaUrl: null, serials: "*" }],
+					manufacturers: [{ name: "m", anchors: pemToDer(readFileSync(config.manufacturers[0]!.anchor, "utf8")), voucherAnchors: config.manufacturers[0]!.voucherAnchors.flatMap((f) => pemToDer(readFileSync(f, "utf8"))), masaTlsAnchors: [], masaUrl: null, serials: "*" }],
 					coaps: { port: 5684 },
 					jpy: { port: 7634 },
 					discovery: { zone: "eth0", address: REGISTRAR, leisureMs: 100 },

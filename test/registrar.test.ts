@@ -17,15 +17,17 @@ import { createNodeHost } from "../hosts/node/index.js";
 import { createNodeCrypto } from "../hosts/node/crypto.js";
 import { Code, ContentFormat, Opt } from "../modules/coap/constants.js";
 import { findOption, option, uintOptionValue } from "../modules/coap/message.js";
-import { decodeCoseSign1 } from "../modules/cose/sign1.js";
+import { decodeCoseSign1, encodeCoseSign1, signCoseSign1 } from "../modules/cose/sign1.js";
+import { parseEcPrivateKey } from "../modules/x509/private-key.js";
 import { decodeMultipartCore } from "../modules/est/multipart-core.js";
 import { decodeCertsOnly } from "../modules/est/pkcs7.js";
 import { derToPem, pemToDer } from "../modules/util/base64.js";
 import { decodeVoucher } from "../modules/voucher/voucher.js";
-import { parseCertificate } from "../modules/x509/certificate.js";
+import { Oid, parseCertificate } from "../modules/x509/certificate.js";
+import { encodeName } from "../modules/x509/csr.js";
 import { initPki } from "../src/pki/init.js";
 import { loadRegistrarConfig, type RegistrarConfig } from "../src/pki/config.js";
-import { inProcessMasaClient } from "../src/registrar/masa-client.js";
+import { BAD_GATEWAY, inProcessMasaClient } from "../src/registrar/masa-client.js";
 import { HttpsMasaClient } from "../src/registrar/https-masa-client.js";
 import { startNodeRegistrar, type NodeRegistrar } from "../src/registrar/node-registrar.js";
 import { SqliteRegistrarDatabase } from "../src/registrar/sqlite-database.js";
@@ -152,31 +154,59 @@ describe("Registrar on loopback", () => {
 			s3.client.close();
 		}
 		const { s, pledge } = await session("PLEDGE-0002");
+		const before = nr.db.voucherRequests("PLEDGE-0002").length;
 		try {
 			const pvr = makePvr(crypto, pledge, s.registrarChain[0]!);
 			const tampered = pvr.slice();
 			tampered[tampered.length - 1]! ^= 1;
 			assert.equal((await post(s, "/.well-known/brski/rv", tampered, ContentFormat.VoucherCoseCbor)).code, Code.Forbidden);
-			const otherKey = parseCertificate(pemToDer(readFileSync(config.domainCa.cert, "utf8"))[0]!).publicKey.spki;
-			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!, { proximityPubk: otherKey }), ContentFormat.VoucherCoseCbor)).code, Code.Unauthorized);
 			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!, { serial: "PLEDGE-0001" }), ContentFormat.VoucherCoseCbor)).code, Code.Forbidden);
 			assert.equal((await post(s, "/.well-known/brski/rv", new Uint8Array([0xa0]), ContentFormat.VoucherCoseCbor)).code, Code.BadRequest);
 			assert.equal((await post(s, "/.well-known/brski/rv", pvr, ContentFormat.Cbor)).code, Code.UnsupportedContentFormat);
 			assert.equal((await post(s, "/.well-known/brski/rv", pvr, ContentFormat.VoucherCoseCbor, ContentFormat.Json)).code, Code.NotAcceptable);
 			assert.equal((await post(s, "/.well-known/brski/vs", new Uint8Array([1]), ContentFormat.Cbor)).code, Code.BadRequest);
+			assert.ok(nr.db.voucherRequests("PLEDGE-0002").slice(before).every((v) => v.outcome.startsWith("4.")));
+			// Review F3: no voucher on this association yet, so no enrollment.
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
+			assert.equal((await requestVoucher(s, pvr)).response.code, Code.Changed);
 			assert.equal((await post(s, "/.well-known/est/sen", new Uint8Array([0x30, 0]), ContentFormat.Pkcs10)).code, Code.BadRequest);
 			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10, ContentFormat.Json)).code, Code.NotAcceptable);
 			const other = parseCertificate(loadPledge(pledgeDir("PLEDGE-0001")).chain[0]!).subject.der;
 			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!, other).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
+			// Review F4: the reviewer's CSR: our serialNumber first, then a Registrar-like name and another serialNumber.
+			const crafted = encodeName([{ type: Oid.SERIAL_NUMBER, value: "PLEDGE-0002" }, { type: "2.5.4.10", value: "cjp domain" }, { type: "2.5.4.3", value: "cjp Registrar" }, { type: Oid.SERIAL_NUMBER, value: "PLEDGE-0001" }]);
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!, crafted).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
+			// Review F3: after /vs false the voucher no longer counts.
+			assert.equal((await post(s, "/.well-known/brski/vs", telemetry(false, "voucher rejected"), ContentFormat.Cbor)).code, Code.Changed);
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10)).code, Code.Forbidden);
 			assert.equal(nr.db.enrollments("PLEDGE-0002").length, 0);
-			assert.ok(nr.db.voucherRequests("PLEDGE-0002").every((v) => v.outcome.startsWith("4.")));
+			// R18: a PVR naming another Registrar: 4.01, and the association is done (4.01 for anything after).
+			const otherKey = parseCertificate(pemToDer(readFileSync(config.domainCa.cert, "utf8"))[0]!).publicKey.spki;
+			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!, { proximityPubk: otherKey }), ContentFormat.VoucherCoseCbor)).code, Code.Unauthorized);
+			assert.equal((await post(s, "/.well-known/brski/rv", pvr, ContentFormat.VoucherCoseCbor)).code, Code.Unauthorized);
+			assert.equal((await s.client.endpoint.request({ peer: s.server, path: "/.well-known/est/crts" })).code, Code.Unauthorized);
 		} finally {
+			s.client.close();
+		}
+	});
+
+	it("a device the MASA refuses (404) gets no LDevID: /sen 4.03 (review F3)", async () => {
+		const { s, pledge } = await session("PLEDGE-0001");
+		try {
+			masa.refuse = 404;
+			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!), ContentFormat.VoucherCoseCbor)).code, Code.NotFound);
+			const enrolled = nr.db.enrollments("PLEDGE-0001").length;
+			assert.equal((await post(s, "/.well-known/est/sen", makeCsr(crypto, pledge.chain[0]!).csr, ContentFormat.Pkcs10, ContentFormat.PkixCert)).code, Code.Forbidden);
+			assert.equal(nr.db.enrollments("PLEDGE-0001").length, enrolled);
+		} finally {
+			masa.refuse = undefined;
 			s.client.close();
 		}
 	});
 
 	it("MASA down: 5.03 with Max-Age, then the voucher on the identical resend once it is back; a slow MASA is called once", async () => {
 		const { s, pledge } = await session("PLEDGE-0002");
+		const before = nr.db.voucherRequests("PLEDGE-0002").length;
 		try {
 			masa.down = true;
 			const pvr = makePvr(crypto, pledge, s.registrarChain[0]!);
@@ -194,9 +224,30 @@ describe("Registrar on loopback", () => {
 			assert.equal(slow.code, Code.Changed);
 			assert.ok(unavailable >= 1, "at least one 5.03 while the MASA was slow");
 			assert.equal(masa.calls - calls, 1, "the resend was answered from the first call");
-			const outcomes = nr.db.voucherRequests("PLEDGE-0002").map((v) => v.outcome);
+			const outcomes = nr.db.voucherRequests("PLEDGE-0002").slice(before).map((v) => v.outcome);
 			assert.ok(outcomes.includes("5.03") && outcomes.filter((o) => o === "2.04").length === 2, outcomes.join());
 		} finally {
+			s.client.close();
+		}
+	});
+
+	// Review F2 / R27: the Registrar's own voucher check uses the configured voucher anchors, not the
+	// IDevID anchor, and finds the signer in the (unordered) x5bag by verifying.
+	it("voucher check: an IDevID-signed voucher is 5.02; the MASA's chain in any x5bag order passes", async () => {
+		const signer = pemToDer(readFileSync(join(dir, "masa", "voucher-signer.pem"), "utf8"))[0]!;
+		const signerKey = parseEcPrivateKey(pemToDer(readFileSync(join(dir, "masa", "voucher-signer.key"), "utf8"))[0]!);
+		const voucherCa = pemToDer(readFileSync(join(dir, "masa", "voucher-ca.pem"), "utf8"))[0]!;
+		const other = loadPledge(pledgeDir("PLEDGE-0001"));
+		const resign = (key: Uint8Array, x5bag: Uint8Array[]) => (body: Uint8Array) => encodeCoseSign1(signCoseSign1(crypto, key, decodeCoseSign1(body).payload, { x5bag }));
+		const { s, pledge } = await session("PLEDGE-0002");
+		try {
+			masa.rewrite = resign(other.privateKey, [other.chain[0]!]);
+			assert.equal((await post(s, "/.well-known/brski/rv", makePvr(crypto, pledge, s.registrarChain[0]!), ContentFormat.VoucherCoseCbor)).code, BAD_GATEWAY);
+			masa.rewrite = resign(signerKey, [voucherCa, signer]);
+			const { response } = await requestVoucher(s, makePvr(crypto, pledge, s.registrarChain[0]!));
+			assert.equal(response.code, Code.Changed);
+		} finally {
+			masa.rewrite = undefined;
 			s.client.close();
 		}
 	});

@@ -1,14 +1,21 @@
 /*
- * The idevid-issuer leaf (draft-ietf-anima-rfc8366bis §5.3): the IDevID's whole
- * AuthorityKeyIdentifier extnValue, OCTET STRING header included (`04 len 30 ...`). The Registrar
- * puts it in its voucher request; the MASA checks it against the IDevID it verified.
+ * The idevid-issuer leaf (draft-ietf-anima-rfc8366bis §5.3, cbrski-digest §4.3): the IDevID's whole
+ * AuthorityKeyIdentifier extnValue, OCTET STRING header included (`04 len 30 ...`). Without an AKI,
+ * the same structure around the SHA-1 of the IDevID's public key (RFC 5280 §4.2.1.2 method 1). The
+ * pledge checks a voucher's value against it, the Registrar puts it in its RVR and the MASA checks
+ * the RVR's: one function, so that the three agree for every IDevID.
  */
 
-import { derOctetString } from "../asn1/der.js";
+import { sha1 } from "@noble/hashes/legacy.js";
+import { derOctetString, derTlv } from "../asn1/der.js";
 import { Oid, type Certificate } from "../x509/certificate.js";
 
-/** undefined when the IDevID has no AKI (8366bis then derives one from a SHA-1 key hash; our IDevIDs carry AKI). */
-export function idevidIssuerOf(idevid: Certificate): Uint8Array | undefined {
+const SEQUENCE = 0x30;
+/** AuthorityKeyIdentifier keyIdentifier [0] IMPLICIT OCTET STRING (RFC 5280 §4.2.1.1). */
+const KEY_IDENTIFIER_TAG = 0x80;
+
+export function idevidIssuerOf(idevid: Certificate): Uint8Array {
 	const aki = idevid.extensions.find((x) => x.oid === Oid.AUTHORITY_KEY_IDENTIFIER);
-	return aki === undefined ? undefined : derOctetString(aki.value);
+	// Method 1 hashes the subjectPublicKey BIT STRING's value (the EC point), not the whole SPKI.
+	return derOctetString(aki !== undefined ? aki.value : derTlv(SEQUENCE, derTlv(KEY_IDENTIFIER_TAG, sha1(idevid.publicKey.bytes))));
 }

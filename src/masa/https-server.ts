@@ -37,7 +37,13 @@ export interface MasaHttpsServer {
 export async function startMasaHttps(o: MasaHttpsOptions): Promise<MasaHttpsServer> {
 	const server: Server = createServer(
 		{ cert: o.cert, key: o.key, ca: o.clientAnchors, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2", requestTimeout: REQUEST_TIMEOUT_MS },
-		(req, res) => void handle(o, req, res),
+		(req, res) =>
+			void handle(o, req, res).catch((e: unknown) => {
+				// Whatever went wrong, the connection gets an answer and the process lives on.
+				o.log("warn", `masa: ${req.method} ${req.url} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+				if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+				res.end("internal error");
+			}),
 	);
 	server.on("tlsClientError", (e) => o.log("warn", `masa: TLS handshake refused: ${e.message}`));
 	await new Promise<void>((resolve, reject) => {

@@ -18,10 +18,11 @@ import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import { CoseError, coseCertificates, decodeCoseSign1, encodeCoseSign1, signCoseSign1, verifyCoseSign1, type CoseSign1 } from "../../modules/cose/sign1.js";
 import { Assertion, VoucherError, checkPledgeVoucherRequest, checkRegistrarVoucherRequest, decodeVoucherRequest, encodeVoucher, type Voucher, type VoucherRequest } from "../../modules/voucher/voucher.js";
 import { idevidIssuerOf } from "../../modules/voucher/idevid-issuer.js";
+import { namesRegistrar } from "../../modules/voucher/proximity.js";
 import { CertificateError, Oid, isP256Key, nameValue, parseCertificate, type Certificate } from "../../modules/x509/certificate.js";
 import { chainFromBag, verifyChain } from "../../modules/x509/chain.js";
 import { bytesEqual, toHex } from "../../modules/util/hex.js";
-import type { MasaAuditLog } from "./audit-log.js";
+import type { MasaAuditEntry, MasaAuditLog } from "./audit-log.js";
 
 /** RFC 8995 §5.5 / cBRSKI §7: the one media type of requests and vouchers here. */
 export const VOUCHER_COSE_MEDIA_TYPE = "application/voucher+cose";
@@ -66,7 +67,8 @@ const refuse = (status: number, reason: string): never => {
 };
 
 /** RFC 8995 §5.6 HTTP statuses. */
-const Status = { ok: 200, badRequest: 400, forbidden: 403, notFound: 404 } as const;
+const Status = { ok: 200, badRequest: 400, forbidden: 403, notFound: 404, internalError: 500 } as const;
+const TEXT = "text/plain; charset=utf-8";
 
 /** What the RVR tells once verified. */
 interface Verified {
@@ -87,23 +89,43 @@ export class MasaService {
 		this.#anchors = options.manufacturerAnchors.map((d) => parseCertificate(d));
 	}
 
-	/** POST /.well-known/brski/requestvoucher with a COSE RVR body. Never throws for bad input. */
+	/**
+	 * POST /.well-known/brski/requestvoucher with a COSE RVR body. Never rejects. RFC 8995 §5.8: no
+	 * voucher leaves without its audit entry, so the entry is written first; if it cannot be, the
+	 * answer is 500 and the voucher is discarded.
+	 */
 	async requestVoucher(rvr: Uint8Array): Promise<VoucherHttpResponse> {
 		const audit: { serialNumber?: string; registrar?: string; nonce?: string } = {};
+		let entry: MasaAuditEntry;
+		let answer: VoucherHttpResponse;
+		let logLine: () => void;
 		try {
 			const v = this.#verify(rvr, audit);
 			const voucher = this.#issue(v);
 			const pinned = toHex(this.#o.crypto.sha256(voucher.pinnedDomainCert!));
-			this.#o.audit.record({ time: this.#o.wallTime(), outcome: "issued", status: Status.ok, ...audit, pinnedDomain: pinned });
-			this.#o.log?.("info", `masa: voucher issued for ${v.serialNumber} (Registrar ${audit.registrar?.slice(0, 16)}, pinned ${pinned.slice(0, 16)})`);
 			const signed = signCoseSign1(this.#o.crypto, this.#o.signer.privateKey, encodeVoucher(voucher), { x5bag: this.#o.signer.chain });
-			return { status: Status.ok, contentType: VOUCHER_COSE_MEDIA_TYPE, body: encodeCoseSign1(signed) };
+			entry = { time: this.#o.wallTime(), outcome: "issued", status: Status.ok, ...audit, pinnedDomain: pinned };
+			answer = { status: Status.ok, contentType: VOUCHER_COSE_MEDIA_TYPE, body: encodeCoseSign1(signed) };
+			logLine = () => this.#o.log?.("info", `masa: voucher issued for ${v.serialNumber} (Registrar ${audit.registrar?.slice(0, 16)}, pinned ${pinned.slice(0, 16)})`);
 		} catch (e) {
 			const r = e instanceof Refusal ? e : malformed(e);
-			this.#o.audit.record({ time: this.#o.wallTime(), outcome: "refused", status: r.status, ...audit, reason: r.message });
-			this.#o.log?.("warn", `masa: refused ${audit.serialNumber ?? "a request"} (${r.status}): ${r.message}`);
-			return { status: r.status, contentType: "text/plain; charset=utf-8", body: utf8(r.message) };
+			if (r === undefined) return this.#internalError("voucher request", e);
+			entry = { time: this.#o.wallTime(), outcome: "refused", status: r.status, ...audit, reason: r.message };
+			answer = { status: r.status, contentType: TEXT, body: utf8(r.message) };
+			logLine = () => this.#o.log?.("warn", `masa: refused ${audit.serialNumber ?? "a request"} (${r.status}): ${r.message}`);
 		}
+		try {
+			this.#o.audit.record(entry);
+		} catch (e) {
+			return this.#internalError(`audit log (${entry.outcome} for ${entry.serialNumber ?? "a request"})`, e);
+		}
+		logLine();
+		return answer;
+	}
+
+	#internalError(what: string, e: unknown): VoucherHttpResponse {
+		this.#o.log?.("warn", `masa: ${what} failed, 500: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+		return { status: Status.internalError, contentType: TEXT, body: utf8("internal error") };
 	}
 
 	#verify(bytes: Uint8Array, audit: { serialNumber?: string; registrar?: string; nonce?: string }): Verified {
@@ -133,9 +155,8 @@ export class MasaService {
 		checkPledgeVoucherRequest(pvr);
 		if (pvr.serialNumber !== serialNumber) refuse(Status.forbidden, `serial-number differs: RVR ${serialNumber}, PVR ${pvr.serialNumber}`);
 		if (!sameOptional(pvr.nonce, rvr.nonce)) refuse(Status.forbidden, "the RVR nonce is not the PVR nonce");
-		const issuer = idevidIssuerOf(idevid);
-		if (rvr.idevidIssuer !== undefined && (issuer === undefined || !bytesEqual(rvr.idevidIssuer, issuer))) refuse(Status.forbidden, "idevid-issuer does not match the IDevID");
-		if (!this.#proximate(pvr, registrar)) refuse(Status.forbidden, "the Registrar the pledge saw (proximity-registrar-*) did not sign the RVR");
+		if (rvr.idevidIssuer !== undefined && !bytesEqual(rvr.idevidIssuer, idevidIssuerOf(idevid))) refuse(Status.forbidden, "idevid-issuer does not match the IDevID");
+		if (!namesRegistrar(pvr, registrar, crypto)) refuse(Status.forbidden, "the Registrar the pledge saw (proximity-registrar-*) did not sign the RVR");
 		if (!this.#o.owns(serialNumber)) refuse(Status.notFound, `unknown device ${serialNumber}`);
 		// The CA the voucher will pin must really be the Registrar's issuer, not just carry its name.
 		const registrarChain = chainFromBag(registrar, bag);
@@ -153,14 +174,6 @@ export class MasaService {
 			if (isP256Key(c.publicKey) && verifyChain(chainFromBag(c, bag), this.#anchors, { crypto: this.#o.crypto }).ok) return c;
 		}
 		return refuse(Status.forbidden, candidates.length === 0 ? `no IDevID for ${serialNumber} in the RVR or the inventory` : `the IDevID of ${serialNumber} does not chain to the manufacturer CA`);
-	}
-
-	#proximate(pvr: VoucherRequest, registrar: Certificate): boolean {
-		const spki = registrar.publicKey.spki;
-		if (pvr.proximityRegistrarPubk !== undefined) return bytesEqual(pvr.proximityRegistrarPubk, spki);
-		if (pvr.proximityRegistrarCert !== undefined) return bytesEqual(pvr.proximityRegistrarCert, registrar.der);
-		if (pvr.proximityRegistrarPubkSha256 !== undefined) return bytesEqual(pvr.proximityRegistrarPubkSha256, this.#o.crypto.sha256(spki));
-		return false;
 	}
 
 	#issue(v: Verified): Voucher {
@@ -182,10 +195,10 @@ function sameOptional(a: Uint8Array | undefined, b: Uint8Array | undefined): boo
 	return a === undefined || b === undefined ? a === b : bytesEqual(a, b);
 }
 
-/** Malformed COSE, CBOR, voucher data or certificates: 400 with the parser's message. */
-function malformed(e: unknown): Refusal {
+/** Malformed COSE, CBOR, voucher data or certificates: 400 with the parser's message; undefined for anything else (a bug). */
+function malformed(e: unknown): Refusal | undefined {
 	if (e instanceof CoseError || e instanceof VoucherError || e instanceof CertificateError) return new Refusal(Status.badRequest, e.message);
-	throw e;
+	return undefined;
 }
 
 function utf8(text: string): Uint8Array {

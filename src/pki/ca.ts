@@ -13,6 +13,7 @@ import { createNodeCrypto } from "../../hosts/node/crypto.js";
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import { nameValue } from "../../modules/x509/certificate.js";
 import { CsrError, parseVerifiedCsr } from "../../modules/x509/csr.js";
+import { bytesEqual } from "../../modules/util/hex.js";
 
 /** ECDSA P-256 with SHA-256 for keys and signatures (RFC 5758 §3.2), the only profile here. */
 export const ES256 = Object.freeze({ name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" });
@@ -149,8 +150,10 @@ export interface IssueLdevidOptions {
 	/** Validity in days from `now`; default DEFAULT_LDEVID_DAYS. */
 	validityDays?: number;
 	now?: Date;
-	/** When given (the IDevID's serialNumber), the CSR subject's serialNumber must equal it. */
-	expectedSerialNumber?: string;
+	/** When given (the authenticated certificate's subject, DER), the CSR subject must equal it byte for byte. */
+	expectedSubject?: Uint8Array;
+	/** EKUs of the LDevID; default clientAuth only (an LDevID authenticates a device, it serves nothing). */
+	extendedKeyUsages?: string[];
 	/** Verifies the CSR signature; default node:crypto. */
 	crypto?: Pick<CryptoProvider, "ecdsaVerify">;
 }
@@ -170,15 +173,13 @@ export const DEFAULT_LDEVID_DAYS = 365;
 
 /**
  * An LDevID for the key in `csr`, subject copied from the CSR (cBRSKI §6.7.1: the pledge repeats its
- * IDevID subject), clientAuth and serverAuth EKUs, signed by the domain CA. Throws CsrError for a
- * request that is malformed, not signed by its key, or for another device.
+ * IDevID subject, which `expectedSubject` enforces), clientAuth EKU, signed by the domain CA. Throws
+ * CsrError for a request that is malformed, not signed by its key, or for another subject.
  */
 export async function issueLdevid(o: IssueLdevidOptions): Promise<IssuedCertificate> {
 	const csr = parseVerifiedCsr(o.csr, o.crypto ?? createNodeCrypto());
 	const deviceSerialNumber = nameValue(csr.subject, "serialNumber");
-	if (o.expectedSerialNumber !== undefined && deviceSerialNumber !== o.expectedSerialNumber) {
-		throw new CsrError(`CSR subject serialNumber ${JSON.stringify(deviceSerialNumber ?? null)} is not the device's ${JSON.stringify(o.expectedSerialNumber)}`);
-	}
+	if (o.expectedSubject !== undefined && !bytesEqual(csr.subject.der, o.expectedSubject)) throw new CsrError("CSR subject is not the device's certificate subject");
 	if (csr.subject.attributes.length === 0) throw new CsrError("CSR subject is empty"); // cBRSKI §6.7: at least one attribute
 	const days = o.validityDays ?? DEFAULT_LDEVID_DAYS;
 	if (!(days > 0)) throw new RangeError("validityDays must be positive");
@@ -187,7 +188,7 @@ export async function issueLdevid(o: IssueLdevidOptions): Promise<IssuedCertific
 		subject: new x509.Name(csr.subject.der),
 		publicKey: csr.publicKey.spki,
 		issuer: o.ca,
-		profile: { kind: "end-entity", extendedKeyUsages: [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth] },
+		profile: { kind: "end-entity", extendedKeyUsages: o.extendedKeyUsages ?? [x509.ExtendedKeyUsage.clientAuth] },
 		notBefore: validFrom(now),
 		notAfter: daysAfter(now, days),
 	});

@@ -3,22 +3,25 @@
  * `cjp masa`, `cjp registrar` and `cjp pledge` read. All keys are P-256 (ES256), PKCS#8 PEM, mode 0600.
  *
  *   DIR/masa/                          the manufacturer's side
- *     ca.pem, ca.key                   manufacturer CA (self-signed): issues IDevIDs, the voucher signer, the TLS cert
- *     voucher-signer.pem, .key         MASA voucher-signing certificate (end entity, issued by ca)
+ *     ca.pem, ca.key                   manufacturer CA (self-signed): issues IDevIDs and the TLS cert
+ *     voucher-ca.pem, voucher-ca.key   MASA voucher CA (self-signed): issues the voucher signer only; kept apart
+ *                                      from the manufacturer CA so that no IDevID can sign a voucher
+ *     voucher-signer.pem, .key         MASA voucher-signing certificate (end entity, issued by voucher-ca)
  *     tls.pem, tls.key                 MASA HTTPS server certificate (serverAuth; SAN masa.example, localhost, ::1, 127.0.0.1)
  *     registrar-anchors/domain-ca.pem  Registrar TLS client certificates the MASA accepts (mutual TLS, RFC 8995 §5.4)
  *     config.json                      MasaConfig
  *   DIR/registrar/
  *     domain-ca.pem, domain-ca.key     domain CA (self-signed): issues the Registrar cert and LDevIDs; pinned by vouchers
  *     cert.pem, key.pem                Registrar: EKU cmcRA + serverAuth + clientAuth (DTLS server, TLS client to the MASA, RVR signer)
- *     masa-anchors/manufacturer-ca.pem the manufacturer CA: IDevID chains, the MASA's TLS certificate, vouchers
+ *     masa-anchors/manufacturer-ca.pem the manufacturer CA: IDevID chains, the MASA's TLS certificate
+ *     masa-anchors/voucher-ca.pem      the MASA voucher CA: the configured root for vouchers (R27)
  *     config.json                      RegistrarConfig
  *   DIR/pledges/SERIAL/                one per pledge, SERIAL = PLEDGE-0001, ...
  *     idevid.pem, idevid.key           IDevID: subject serialNumber=SERIAL, MASA URL extension, notAfter 99991231235959Z
- *     masa-ca.pem                      the manufacturer CA, the pledge's MASA trust anchor
+ *     masa-voucher-ca.pem              the MASA voucher CA, the pledge's MASA trust anchor (not the IDevID issuer)
  *     voucher-signer.pem               the MASA voucher-signing certificate, pre-installed: the Registrar strips the
  *                                      voucher's x5bag (cbrski-digest R26), so the pledge must already hold the signer,
- *                                      which it checks against masa-ca.pem before trusting its key
+ *                                      which it checks against masa-voucher-ca.pem before trusting its key
  *     config.json                      PledgeConfig
  *
  * Paths inside a config.json are relative to the folder of that file; the loaders return them
@@ -31,7 +34,7 @@
  *     "authority": "[::1]:9443",                           what the IDevIDs' MASA URL extension says
  *     "tls": { "cert": "tls.pem", "key": "tls.key", "clientAnchors": ["registrar-anchors/domain-ca.pem"] },
  *     "voucherSigner": { "cert": "voucher-signer.pem", "key": "voucher-signer.key",
- *                        "chain": ["voucher-signer.pem", "ca.pem"] },   x5bag of the vouchers it signs
+ *                        "chain": ["voucher-signer.pem", "voucher-ca.pem"] },   x5bag of the vouchers it signs
  *     "manufacturerCa": "ca.pem",                          IDevIDs in PVRs must chain to it
  *     "serials": ["PLEDGE-0001", ...],                     devices this MASA sold (ownership policy)
  *     "database": "masa.db" }                              SQLite audit log
@@ -45,7 +48,8 @@
  *     "domainCa": { "cert": "domain-ca.pem", "key": "domain-ca.key" },
  *     "manufacturers": [ {                                  policy: accepted manufacturers and their serials
  *         "name": "cjp-manufacturer",
- *         "anchor": "masa-anchors/manufacturer-ca.pem",    IDevIDs must chain to it; it also verifies vouchers
+ *         "anchor": "masa-anchors/manufacturer-ca.pem",    IDevIDs must chain to it
+ *         "voucherAnchors": ["masa-anchors/voucher-ca.pem"],   vouchers' signers must chain to one (R27)
  *         "masaTlsAnchors": ["masa-anchors/manufacturer-ca.pem"],   the MASA's HTTPS certificate must chain to one
  *         "masaUrl": null,                                  null: the IDevID's MASA URL; a string overrides it
  *         "serials": ["PLEDGE-0001", ...] } ],              or "*" for any serial from that manufacturer
@@ -56,7 +60,7 @@
  *   { "kind": "cjp-pledge", "version": 1,
  *     "serialNumber": "PLEDGE-0001",
  *     "idevid": { "cert": "idevid.pem", "key": "idevid.key" },
- *     "masaTrustAnchor": "masa-ca.pem",
+ *     "masaTrustAnchor": "masa-voucher-ca.pem",
  *     "voucherSigner": "voucher-signer.pem",
  *     "masaUrl": "[::1]:9443",                             copy of the IDevID extension, for logs
  *     "storage": "state" }                                 folder for host.storage (LDevID, trust anchors)
@@ -104,7 +108,10 @@ export interface MasaConfig {
 
 export interface ManufacturerPolicy {
 	name: string;
+	/** IDevIDs chain to it. */
 	anchor: string;
+	/** The configured roots for vouchers (R27): the MASA's voucher CA, never the IDevID issuer. */
+	voucherAnchors: string[];
 	masaTlsAnchors: string[];
 	/** Overrides the IDevID's MASA URL when set. */
 	masaUrl: string | null;
@@ -180,11 +187,12 @@ export function loadRegistrarConfig(path: string): RegistrarConfig {
 			const policy: ManufacturerPolicy = {
 				name: f.string(p, "name", where),
 				anchor: f.path(p, "anchor", where),
+				voucherAnchors: f.paths(p, "voucherAnchors", where),
 				masaTlsAnchors: f.paths(p, "masaTlsAnchors", where),
 				masaUrl,
 				serials,
 			};
-			f.done(p, ["name", "anchor", "masaTlsAnchors", "masaUrl", "serials"], where);
+			f.done(p, ["name", "anchor", "voucherAnchors", "masaTlsAnchors", "masaUrl", "serials"], where);
 			return policy;
 		});
 		const c: RegistrarConfig = {

@@ -95,9 +95,12 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
 	};
 	const name = (cn: string, o: string): x509.Name => new x509.Name([{ O: [o] }, { CN: [cn] }]);
 
-	// Manufacturer side.
+	// Manufacturer side. Two roots with separate roles: the manufacturer CA issues IDevIDs (and the
+	// MASA's TLS certificate); the voucher CA issues only the voucher signer. A pledge trusts the
+	// voucher CA for vouchers, so no IDevID (another device's) can sign one (review F2).
 	const manufacturer = await make(join(masaDir, "ca.pem"), join(masaDir, "ca.key"), name("cjp Manufacturer CA", "cjp manufacturer"), { kind: "ca", pathLength: 0 }, undefined, daysAfter(now, CA_DAYS));
-	const voucherSigner = await make(join(masaDir, "voucher-signer.pem"), join(masaDir, "voucher-signer.key"), name("cjp MASA voucher signer", "cjp manufacturer"), { kind: "end-entity" }, manufacturer, daysAfter(now, CA_DAYS));
+	const voucherCa = await make(join(masaDir, "voucher-ca.pem"), join(masaDir, "voucher-ca.key"), name("cjp MASA Voucher CA", "cjp manufacturer"), { kind: "ca", pathLength: 0 }, undefined, daysAfter(now, CA_DAYS));
+	const voucherSigner = await make(join(masaDir, "voucher-signer.pem"), join(masaDir, "voucher-signer.key"), name("cjp MASA voucher signer", "cjp manufacturer"), { kind: "end-entity" }, voucherCa, daysAfter(now, CA_DAYS));
 	const masaDns = isIpLiteral(host) ? MASA_DNS_NAMES : [host, ...MASA_DNS_NAMES.filter((n) => n !== host)];
 	const masaIps = isIpLiteral(host) && !MASA_IP_ADDRESSES.includes(host) ? [host, ...MASA_IP_ADDRESSES] : MASA_IP_ADDRESSES;
 	await make(join(masaDir, "tls.pem"), join(masaDir, "tls.key"), name(isIpLiteral(host) ? "masa.example" : host, "cjp manufacturer"),
@@ -114,7 +117,9 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
 		},
 		domainCa, daysAfter(now, SERVER_DAYS));
 	const manufacturerPem = manufacturer.cert.toString("pem") + "\n";
+	const voucherCaPem = voucherCa.cert.toString("pem") + "\n";
 	write(join(registrarDir, "masa-anchors", "manufacturer-ca.pem"), manufacturerPem, PUBLIC);
+	write(join(registrarDir, "masa-anchors", "voucher-ca.pem"), voucherCaPem, PUBLIC);
 	write(join(masaDir, "registrar-anchors", "domain-ca.pem"), domainCa.cert.toString("pem") + "\n", PUBLIC);
 
 	// Pledges.
@@ -128,14 +133,14 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
 		// serialNumber is X520SerialNumber, a PrintableString (RFC 5280 Appendix A.1).
 		const subject = new x509.Name([{ O: ["cjp manufacturer"] }, { CN: [`cjp pledge ${serial}`] }, { "2.5.4.5": [{ printableString: serial }] }]);
 		await make(join(pdir, "idevid.pem"), join(pdir, "idevid.key"), subject, { kind: "end-entity", omitSubjectKeyIdentifier: true, masaUrl: authority }, manufacturer, NO_EXPIRY);
-		write(join(pdir, "masa-ca.pem"), manufacturerPem, PUBLIC);
+		write(join(pdir, "masa-voucher-ca.pem"), voucherCaPem, PUBLIC);
 		write(join(pdir, "voucher-signer.pem"), voucherSignerPem, PUBLIC);
 		const config: Omit<PledgeConfig, "file"> = {
 			kind: "cjp-pledge",
 			version: CONFIG_VERSION,
 			serialNumber: serial,
 			idevid: { cert: "idevid.pem", key: "idevid.key" },
-			masaTrustAnchor: "masa-ca.pem",
+			masaTrustAnchor: "masa-voucher-ca.pem",
 			voucherSigner: "voucher-signer.pem",
 			masaUrl: authority,
 			storage: "state",
@@ -151,13 +156,14 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
 		listen: { address: "::", port: portOf(authority) },
 		authority,
 		tls: { cert: "tls.pem", key: "tls.key", clientAnchors: ["registrar-anchors/domain-ca.pem"] },
-		voucherSigner: { cert: "voucher-signer.pem", key: "voucher-signer.key", chain: ["voucher-signer.pem", "ca.pem"] },
+		voucherSigner: { cert: "voucher-signer.pem", key: "voucher-signer.key", chain: ["voucher-signer.pem", "voucher-ca.pem"] },
 		manufacturerCa: "ca.pem",
 		serials,
 		database: "masa.db",
 	};
 	writeJson(join(masaDir, CONFIG_FILE), masaConfig);
 	const anchor = relative(registrarDir, join(registrarDir, "masa-anchors", "manufacturer-ca.pem"));
+	const voucherAnchor = relative(registrarDir, join(registrarDir, "masa-anchors", "voucher-ca.pem"));
 	const registrarConfig: Omit<RegistrarConfig, "file"> = {
 		kind: "cjp-registrar",
 		version: CONFIG_VERSION,
@@ -167,7 +173,7 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
 		key: "key.pem",
 		chain: ["cert.pem", "domain-ca.pem"],
 		domainCa: { cert: "domain-ca.pem", key: "domain-ca.key" },
-		manufacturers: [{ name: "cjp-manufacturer", anchor, masaTlsAnchors: [anchor], masaUrl: null, serials }],
+		manufacturers: [{ name: "cjp-manufacturer", anchor, voucherAnchors: [voucherAnchor], masaTlsAnchors: [anchor], masaUrl: null, serials }],
 		ldevidValidityDays: LDEVID_DAYS,
 		database: "registrar.db",
 	};

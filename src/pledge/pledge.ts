@@ -25,7 +25,7 @@ import { encodeStatusTelemetry, STATUS_TELEMETRY_VERSION } from "../../modules/v
 import { nameValue, Oid, parseCertificate, type Certificate } from "../../modules/x509/certificate.js";
 import { verifyChain } from "../../modules/x509/chain.js";
 import { createCsr } from "../../modules/x509/csr.js";
-import { derOctetString } from "../../modules/asn1/der.js";
+import { idevidIssuerOf } from "../../modules/voucher/idevid-issuer.js";
 import { bytesEqual } from "../../modules/util/hex.js";
 import { peerKey } from "../../modules/util/peer.js";
 import { CredentialStore } from "./credential-store.js";
@@ -44,6 +44,8 @@ export const PledgePath = Object.freeze({
 	sen: "/.well-known/est/sen",
 });
 
+/** The /vs failure reason an unauthenticated Registrar is told (RFC 8995 §5.7 leaves the text to us). */
+const VOUCHER_REJECTED = "voucher rejected";
 /** 8366bis: nonce length 8..32 bytes; we use 16. */
 const NONCE_BYTES = 16;
 /** RFC 7252 §5.10.5: Max-Age when the option is absent. */
@@ -186,7 +188,7 @@ export class Pledge {
 	readonly #udp: Host["udp"];
 	readonly #idevid: Certificate;
 	readonly #serial: string;
-	readonly #idevidIssuer: Uint8Array | undefined;
+	readonly #idevidIssuer: Uint8Array;
 	readonly #masaAnchors: Certificate[];
 	readonly #signers: Certificate[];
 	readonly #sleeper: Timer;
@@ -209,8 +211,7 @@ export class Pledge {
 		const serial = nameValue(this.#idevid.subject, Oid.SERIAL_NUMBER);
 		if (serial === undefined) throw new RangeError("the IDevID subject has no serialNumber (2.5.4.5), which vouchers name the pledge by");
 		this.#serial = serial;
-		const aki = this.#idevid.extensions.find((x) => x.oid === Oid.AUTHORITY_KEY_IDENTIFIER);
-		this.#idevidIssuer = aki !== undefined ? derOctetString(aki.value) : undefined;
+		this.#idevidIssuer = idevidIssuerOf(this.#idevid);
 		this.#masaAnchors = options.masaTrustAnchors.map((d) => parseCertificate(d));
 		if (this.#masaAnchors.length === 0) throw new RangeError("at least one MASA trust anchor is needed");
 		this.#signers = (options.voucherSigners ?? []).map((d) => parseCertificate(d));
@@ -446,9 +447,10 @@ export class Pledge {
 				checkRegistrarAgainstPin(voucher, registrarChain, this.#crypto, now);
 			} catch (e) {
 				if (e instanceof PledgeError) {
-					// P29 on the same (still provisional) session; the reason stays generic towards an untrusted Registrar.
-					this.#enter("voucher-status", "reporting failure");
-					await this.#status(s, PledgePath.vs, false, `voucher rejected: ${e.message}`);
+					// P29 on the same (still provisional) session. The Registrar is not trusted: it learns only
+					// that the voucher was rejected; which check failed stays in our own log.
+					this.#enter("voucher-status", `reporting failure (${e.message})`);
+					await this.#status(s, PledgePath.vs, false, VOUCHER_REJECTED);
 				}
 				throw e;
 			}
@@ -508,8 +510,8 @@ export class Pledge {
 	async #reportSuccess(peer: UdpPeer, identity: DtlsIdentity, anchors: Uint8Array[], now: number | undefined): Promise<boolean> {
 		let s: Session;
 		try {
-			// Now a normal session: the Registrar must chain to the domain trust anchors just stored.
-			s = await this.#open(peer, identity, anchoredVerifier({ anchors, crypto: this.#crypto, ...(now !== undefined ? { now: () => now } : {}) }));
+			// Now a normal session: the Registrar must be an RA chaining to the domain trust anchors just stored.
+			s = await this.#open(peer, identity, registrarVerifier(anchors, this.#crypto, now));
 		} catch (e) {
 			this.#host.log("warn", `pledge ${this.#serial}: enrollment status not reported: ${e instanceof Error ? e.message : String(e)}`);
 			return false;
@@ -523,4 +525,19 @@ export class Pledge {
 			this.#session = undefined;
 		}
 	}
+}
+
+/**
+ * An authenticated session's check of the Registrar (cBRSKI §6.7.4, digest §7.3): it chains to the
+ * domain trust anchors and carries id-kp-cmcRA, which no LDevID of a fellow device has (they chain to
+ * the same domain CA).
+ */
+export function registrarVerifier(anchors: readonly Uint8Array[], crypto: CryptoProvider, now: number | undefined): PeerVerifier {
+	const anchored = anchoredVerifier({ anchors: [...anchors], crypto, ...(now !== undefined ? { now: () => now } : {}) });
+	return (chain) => {
+		const problem = anchored(chain);
+		if (problem !== undefined) return problem;
+		const eku = parseCertificate(chain[0]!).extendedKeyUsage;
+		return eku?.includes(Oid.KP_CMC_RA) === true ? undefined : "the server certificate lacks id-kp-cmcRA: not a Registrar";
+	};
 }

@@ -6,7 +6,8 @@
  */
 
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
-import { CoseError, coseCertificates, decodeCoseSign1, verifyCoseSign1 } from "../../modules/cose/sign1.js";
+import { CoseError, decodeCoseSign1 } from "../../modules/cose/sign1.js";
+import { verifyVoucherSignature } from "../../modules/voucher/voucher-signature.js";
 import { Assertion, VoucherError, decodeVoucher, hasPinnedDomain, type Voucher } from "../../modules/voucher/voucher.js";
 import { CertificateError, parseCertificate, type Certificate } from "../../modules/x509/certificate.js";
 import { verifyChain } from "../../modules/x509/chain.js";
@@ -19,12 +20,13 @@ export interface VoucherExpectations {
 	masaAnchors: readonly Certificate[];
 	/**
 	 * Pre-installed voucher-signer certificates: the Registrar strips the voucher's x5bag (R26), so a
-	 * MASA signing with an end-entity key must be known in advance. Each must chain to an anchor.
+	 * MASA signing with an end-entity key must be known in advance. Each must chain to an anchor;
+	 * the voucher's own x5bag is never used.
 	 */
 	voucherSigners: readonly Certificate[];
 	serialNumber: string;
-	/** The IDevID's AKI extnValue as an OCTET STRING (8366bis §5.3), when the IDevID has one. */
-	idevidIssuer: Uint8Array | undefined;
+	/** Our idevid-issuer (modules/voucher/idevid-issuer.ts). */
+	idevidIssuer: Uint8Array;
 	/** The nonce our PVR carried. */
 	nonce: Uint8Array;
 	/** Assertions local policy accepts (P25; default proximity). */
@@ -55,25 +57,16 @@ export function checkVoucher(bytes: Uint8Array, x: VoucherExpectations): Voucher
 		if (e instanceof CoseError) refuse(`not a COSE_Sign1 voucher: ${e.message}`);
 		throw e;
 	}
-	// Signers: the pre-installed ones, the anchors themselves (a MASA may sign with its CA key, as in
-	// the draft's examples), and an x5bag the Registrar left in place, each only if it chains to an anchor.
-	const now = x.now !== undefined ? { now: x.now } : {};
-	const candidates: Certificate[][] = [...x.voucherSigners.map((s) => [s]), ...x.masaAnchors.map((a) => [a])];
-	let bag: Uint8Array[] = [];
+	// P22: the anchor's own key or a pre-installed signer chaining to it; never a certificate the
+	// voucher brings (x5bag), which anyone holding a certificate under the anchor could add.
+	let signer;
 	try {
-		bag = coseCertificates(message);
-	} catch (e) {
-		if (!(e instanceof CoseError)) throw e;
-	}
-	if (bag.length > 0) candidates.push(certificates(bag, "voucher x5bag"));
-	let signed = false;
-	try {
-		signed = candidates.some((chain) => verifyChain(chain, x.masaAnchors, { crypto: x.crypto, ...now }).ok && verifyCoseSign1(x.crypto, chain[0]!.publicKey.bytes, message));
+		signer = verifyVoucherSignature(x.crypto, message, { anchors: x.masaAnchors, signers: x.voucherSigners, ...(x.now !== undefined ? { now: x.now } : {}) });
 	} catch (e) {
 		if (e instanceof CoseError) refuse(e.message);
 		throw e;
 	}
-	if (!signed) refuse("voucher signature does not verify with the MASA trust anchor or a voucher signer chaining to it");
+	if (signer === undefined) refuse("voucher signature does not verify with the MASA trust anchor or a pre-installed voucher signer");
 
 	let v: Voucher;
 	try {
@@ -83,7 +76,7 @@ export function checkVoucher(bytes: Uint8Array, x: VoucherExpectations): Voucher
 		throw e;
 	}
 	if (v.serialNumber !== x.serialNumber) refuse(`voucher is for serial-number "${v.serialNumber}", not ours`);
-	if (v.idevidIssuer !== undefined && (x.idevidIssuer === undefined || !bytesEqual(v.idevidIssuer, x.idevidIssuer))) refuse("voucher idevid-issuer does not match our IDevID");
+	if (v.idevidIssuer !== undefined && !bytesEqual(v.idevidIssuer, x.idevidIssuer)) refuse("voucher idevid-issuer does not match our IDevID");
 	if (v.nonce === undefined) refuse("voucher has no nonce (nonceless vouchers are not accepted)");
 	if (!bytesEqual(v.nonce, x.nonce)) refuse("voucher nonce differs from our voucher request's");
 	if (!(x.assertions ?? [Assertion.proximity]).includes(v.assertion)) refuse(`voucher assertion ${v.assertion} is not accepted`);

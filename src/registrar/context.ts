@@ -11,6 +11,7 @@ import type { CoapResponse } from "../../modules/coap/types.js";
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import type { CoapsRequest } from "../../modules/dtls/coaps.js";
 import { utf8Encode } from "../../modules/util/utf8.js";
+import type { Associations } from "./associations.js";
 import type { RegistrarDatabase } from "./database.js";
 import type { PeerIdentity, RegistrarPolicy } from "./policy.js";
 
@@ -19,6 +20,7 @@ export interface RegistrarContext {
 	crypto: CryptoProvider;
 	db: RegistrarDatabase;
 	policy: RegistrarPolicy;
+	associations: Associations;
 }
 
 /** The pledge in log lines: its serial number (or subject) and the transport peer it came through. */

@@ -2,7 +2,8 @@
  * The EST-coaps resources (RFC 9148 §4.1-§4.3 as cBRSKI §6.7 profiles them; digest §3, R30-R33):
  * /crts serves the domain CA certificates (multipart-core by default, PKCS#7 or one DER certificate
  * by Accept, with an ETag and Size2), /sen and /sren issue an LDevID for a PKCS#10 request whose
- * subject serialNumber is the authenticated device's: its IDevID for /sen, its LDevID for /sren.
+ * subject is the authenticated device's, byte for byte: its IDevID's for /sen (after a voucher on the
+ * same association), its LDevID's for /sren.
  */
 
 import { Code, ContentFormat, Opt } from "../../modules/coap/constants.js";
@@ -13,7 +14,8 @@ import { encodeMultipartCore } from "../../modules/est/multipart-core.js";
 import { encodeCertsOnly } from "../../modules/est/pkcs7.js";
 import { bytesEqual } from "../../modules/util/hex.js";
 import { CsrError, parseCsr, type CertificationRequest } from "../../modules/x509/csr.js";
-import { nameValue } from "../../modules/x509/certificate.js";
+import { Oid, nameValue } from "../../modules/x509/certificate.js";
+import { deviceKey } from "./associations.js";
 import { describePeer, formats, refuse, type RegistrarContext } from "./context.js";
 
 /** An issued LDevID. */
@@ -26,10 +28,11 @@ export interface IssuedLdevid {
 }
 
 /**
- * Issues an LDevID from the domain CA for a DER PKCS#10 request; rejects with CsrError for a request
- * that is malformed or not signed by its key. Node: src/pki/ca.ts issueLdevid.
+ * Issues an LDevID from the domain CA for a DER PKCS#10 request whose subject must be `subject` (DER);
+ * rejects with CsrError for a request that is malformed, not signed by its key or for another subject.
+ * Node: src/pki/ca.ts issueLdevid.
  */
-export type LdevidIssuer = (request: { csr: Uint8Array; serialNumber: string }) => Promise<IssuedLdevid>;
+export type LdevidIssuer = (request: { csr: Uint8Array; subject: Uint8Array }) => Promise<IssuedLdevid>;
 
 /** RFC 7252 §5.10.6: an ETag of 1-8 bytes; 8 bytes of the body's SHA-256 change with any CA change. */
 const ETAG_BYTES = 8;
@@ -98,6 +101,11 @@ export class EstResources {
 			const serial = id.serialNumber;
 			if (serial === undefined) return refuse(ctx, resource, who, Code.Forbidden, "the client certificate has no subject serialNumber");
 			if (id.kind === "idevid" && !ctx.policy.accepts(id.manufacturer, serial)) return refuse(ctx, resource, who, Code.Forbidden, `serial ${serial} is not accepted for manufacturer ${id.manufacturer.name}`);
+			// Review F3: enrollment follows a voucher the MASA issued for this device, relayed on this
+			// association and not rejected by the pledge since (/vs false).
+			if (id.kind === "idevid" && ctx.associations.of(req).voucherFor !== deviceKey(id.manufacturer.name, serial)) {
+				return refuse(ctx, resource, who, Code.Forbidden, "no voucher for this device on this association (a /rv that got one must come first)");
+			}
 			let csr: CertificationRequest;
 			try {
 				csr = parseCsr(req.payload);
@@ -105,11 +113,16 @@ export class EstResources {
 				if (e instanceof CsrError) return refuse(ctx, resource, who, Code.BadRequest, e.message);
 				throw e;
 			}
-			const csrSerial = nameValue(csr.subject, "serialNumber");
-			if (csrSerial !== serial) return refuse(ctx, resource, who, Code.Forbidden, `CSR subject serialNumber ${JSON.stringify(csrSerial ?? null)} is not the device's ${JSON.stringify(serial)}`);
+			// Review F4 (cBRSKI §6.7, R30): the LDevID names the device as its certificate does, byte for
+			// byte; the pledge repeats that subject, and anything else (a second serialNumber, another
+			// organisation) is refused rather than certified.
+			if (!bytesEqual(csr.subject.der, id.leaf.subject.der)) {
+				return refuse(ctx, resource, who, Code.Forbidden, `CSR subject (serialNumber ${JSON.stringify(nameValue(csr.subject, "serialNumber") ?? null)}) is not the ${id.kind === "idevid" ? "IDevID" : "LDevID"}'s subject`);
+			}
+			if (csr.subject.attributes.filter((a) => a.type === Oid.SERIAL_NUMBER).length !== 1) return refuse(ctx, resource, who, Code.Forbidden, "the subject must carry exactly one serialNumber");
 			let issued: IssuedLdevid;
 			try {
-				issued = await this.#o.issue({ csr: req.payload, serialNumber: serial });
+				issued = await this.#o.issue({ csr: req.payload, subject: id.leaf.subject.der });
 			} catch (e) {
 				if (e instanceof CsrError) return refuse(ctx, resource, who, Code.BadRequest, e.message);
 				ctx.host.log("error", `registrar: ${resource} for ${who}: issuing failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);

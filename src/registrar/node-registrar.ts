@@ -45,8 +45,8 @@ export interface NodeRegistrar {
 export async function domainCaIssuer(config: RegistrarConfig): Promise<LdevidIssuer> {
 	const ca = await loadKeyedCertificate(config.domainCa.cert, config.domainCa.key);
 	const crypto = createNodeCrypto();
-	return async ({ csr, serialNumber }) => {
-		const c = await issueLdevid({ ca, csr, expectedSerialNumber: serialNumber, validityDays: config.ldevidValidityDays, crypto });
+	return async ({ csr, subject }) => {
+		const c = await issueLdevid({ ca, csr, expectedSubject: subject, validityDays: config.ldevidValidityDays, crypto });
 		return { der: c.der, serialNumber: c.serialNumber, notAfter: c.notAfter.getTime() };
 	};
 }
@@ -59,6 +59,7 @@ export async function startNodeRegistrar(config: RegistrarConfig, host: Host, o:
 	const manufacturers: Manufacturer[] = config.manufacturers.map((m) => ({
 		name: m.name,
 		anchors: certificates(m.anchor),
+		voucherAnchors: m.voucherAnchors.flatMap(certificates),
 		masaTlsAnchors: m.masaTlsAnchors.flatMap(certificates),
 		masaUrl: m.masaUrl,
 		serials: m.serials,

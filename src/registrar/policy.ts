@@ -16,6 +16,8 @@ export interface Manufacturer {
 	name: string;
 	/** DER: IDevID chains must end at one of these. */
 	anchors: readonly Uint8Array[];
+	/** DER: the roots for the MASA's voucher signer (R27); separate from the IDevID anchors. */
+	voucherAnchors: readonly Uint8Array[];
 	/** DER: the MASA's HTTPS certificate must chain to one of these. */
 	masaTlsAnchors: readonly Uint8Array[];
 	/** Overrides the IDevID's MASA URL extension when set. */
@@ -31,6 +33,7 @@ export type PeerIdentity =
 interface ParsedManufacturer {
 	m: Manufacturer;
 	anchors: Certificate[];
+	voucherAnchors: Certificate[];
 }
 
 export class RegistrarPolicy {
@@ -42,7 +45,7 @@ export class RegistrarPolicy {
 	readonly #known = new WeakMap<readonly Uint8Array[], PeerIdentity | string>();
 
 	constructor(options: { manufacturers: readonly Manufacturer[]; domainCa: readonly Uint8Array[]; crypto: Pick<CryptoProvider, "ecdsaVerify">; wallTime: () => number }) {
-		this.#manufacturers = options.manufacturers.map((m) => ({ m, anchors: m.anchors.map((a) => parseCertificate(a)) }));
+		this.#manufacturers = options.manufacturers.map((m) => ({ m, anchors: m.anchors.map((a) => parseCertificate(a)), voucherAnchors: m.voucherAnchors.map((a) => parseCertificate(a)) }));
 		this.#domainAnchors = options.domainCa.map((a) => parseCertificate(a));
 		this.#crypto = options.crypto;
 		this.#wallTime = options.wallTime;
@@ -79,6 +82,11 @@ export class RegistrarPolicy {
 			reasons.push(`${p.m.name}: ${r.reason}`);
 		}
 		return `certificate chains to no accepted manufacturer or the domain CA (${reasons.join("; ")})`;
+	}
+
+	/** The manufacturer's configured voucher roots (R27), parsed. */
+	voucherAnchorsOf(m: Manufacturer): readonly Certificate[] {
+		return this.#manufacturers.find((p) => p.m === m)?.voucherAnchors ?? [];
 	}
 
 	/** Whether the manufacturer's policy accepts this serial number (digest R19: else 4.04). */

@@ -9,17 +9,18 @@
  */
 
 import type { Host, UdpSocket } from "../../hosts/host.js";
-import { ALL_COAP_NODES_SITE_LOCAL, COAP_PORT, ContentFormat } from "../../modules/coap/constants.js";
+import { ALL_COAP_NODES_SITE_LOCAL, COAP_PORT, Code, ContentFormat } from "../../modules/coap/constants.js";
 import { CoapRouter } from "../../modules/coap/router.js";
 import type { LinkAttribute } from "../../modules/coap/link-format.js";
-import type { CoapRequest } from "../../modules/coap/types.js";
+import type { CoapRequest, CoapResponse } from "../../modules/coap/types.js";
 import { openUdpCoap, type UdpCoap } from "../../modules/coap/udp-endpoint.js";
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import { CoapsServer, type CoapsRequest } from "../../modules/dtls/coaps.js";
 import type { DtlsServerStats } from "../../modules/dtls/server.js";
 import { RT_REGISTRAR, RT_REGISTRAR_JPY } from "../joinproxy/registrar-discovery.js";
 import { VoucherService } from "./brski-resources.js";
-import type { RegistrarContext } from "./context.js";
+import { Associations } from "./associations.js";
+import { refuse, describePeer, type RegistrarContext } from "./context.js";
 import type { RegistrarDatabase } from "./database.js";
 import { EstResources, type LdevidIssuer } from "./est-resources.js";
 import { JpyEndpoint, type JpyEndpointStats } from "./jpy-endpoint.js";
@@ -92,7 +93,7 @@ export class Registrar {
 
 	private constructor(o: RegistrarOptions) {
 		const policy = new RegistrarPolicy({ manufacturers: o.manufacturers, domainCa: o.domainCa, crypto: o.crypto, wallTime: () => o.host.clock.wallTime() });
-		const ctx: RegistrarContext = { host: o.host, crypto: o.crypto, db: o.db, policy };
+		const ctx: RegistrarContext = { host: o.host, crypto: o.crypto, db: o.db, policy, associations: new Associations() };
 		const vouchers = new VoucherService({
 			ctx,
 			masaClient: o.masaClient,
@@ -102,8 +103,15 @@ export class Registrar {
 			...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}),
 		});
 		const est = new EstResources({ ctx, caCertificates: o.domainCa, issue: o.issueLdevid });
-		// CoapsServer hands every handler a CoapsRequest; the router's type is the plain one.
-		const secure = <R>(h: (r: CoapsRequest) => R) => (r: CoapRequest): R => h(r as CoapsRequest);
+		// CoapsServer hands every handler a CoapsRequest; the router's type is the plain one. An
+		// association refused for good (R18) gets 4.01 for anything: CoapsServer offers no way to end
+		// one association, so it stays until its idle expiry, answering nothing else.
+		const secure = <R>(h: (r: CoapsRequest) => R) => (r: CoapRequest): R | CoapResponse => {
+			const req = r as CoapsRequest;
+			const refused = ctx.associations.of(req).refused;
+			if (refused !== undefined) return refuse(ctx, "/" + req.path.join("/"), describePeer(req, ctx.policy.identify(req.peerCertificates)), Code.Unauthorized, refused);
+			return h(req);
+		};
 		const router = new CoapRouter()
 			.add(RegistrarPath.rv, { post: secure(vouchers.rv), link: attrs("brski.rv", String(ContentFormat.VoucherCoseCbor)) })
 			.add(RegistrarPath.vs, { post: secure(vouchers.telemetry("vs")), link: attrs("brski.vs", String(ContentFormat.Cbor)) })

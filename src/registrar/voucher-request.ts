@@ -7,13 +7,12 @@
  * Registrar's cmcRA key with an x5bag of the Registrar's chain and the pledge's.
  */
 
-import { sha1 } from "@noble/hashes/legacy.js";
 import { Code } from "../../modules/coap/constants.js";
 import { CoseError, decodeCoseSign1, encodeCoseSign1, signCoseSign1, verifyCoseSign1 } from "../../modules/cose/sign1.js";
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
-import { derOctetString, derTlv } from "../../modules/asn1/der.js";
 import { idevidIssuerOf } from "../../modules/voucher/idevid-issuer.js";
 import { bytesEqual } from "../../modules/util/hex.js";
+import { namesRegistrar } from "../../modules/voucher/proximity.js";
 import { Assertion, VoucherError, checkPledgeVoucherRequest, decodeVoucherRequest, encodeVoucherRequest, type VoucherRequest } from "../../modules/voucher/voucher.js";
 import type { Certificate } from "../../modules/x509/certificate.js";
 
@@ -21,18 +20,6 @@ import type { Certificate } from "../../modules/x509/certificate.js";
 export interface Refusal {
 	code: number;
 	reason: string;
-}
-
-const SEQUENCE = 0x30;
-/** AuthorityKeyIdentifier keyIdentifier [0] IMPLICIT OCTET STRING (RFC 5280 §4.2.1.1). */
-const KEY_IDENTIFIER_TAG = 0x80;
-
-/**
- * 8366bis §5.3 (digest §4.3): the IDevID's AKI extnValue as idevid-issuer; without an AKI, the same
- * structure around the SHA-1 of the public key (RFC 5280 §4.2.1.2 method 1).
- */
-export function idevidIssuer(idevid: Certificate): Uint8Array {
-	return idevidIssuerOf(idevid) ?? derOctetString(derTlv(SEQUENCE, derTlv(KEY_IDENTIFIER_TAG, sha1(idevid.publicKey.bytes))));
 }
 
 export interface VerifiedPvr {
@@ -57,12 +44,7 @@ export function verifyPvr(bytes: Uint8Array, idevid: Certificate, serialNumber: 
 		throw e;
 	}
 	if (request.serialNumber !== serialNumber) return { code: Code.Forbidden, reason: `PVR serial-number ${JSON.stringify(request.serialNumber)} is not the IDevID's ${JSON.stringify(serialNumber)}` };
-	const spki = ourCertificate.publicKey.spki;
-	const ours =
-		(request.proximityRegistrarCert !== undefined && bytesEqual(request.proximityRegistrarCert, ourCertificate.der)) ||
-		(request.proximityRegistrarPubk !== undefined && bytesEqual(request.proximityRegistrarPubk, spki)) ||
-		(request.proximityRegistrarPubkSha256 !== undefined && bytesEqual(request.proximityRegistrarPubkSha256, crypto.sha256(spki)));
-	if (!ours) return { code: Code.Unauthorized, reason: "PVR proximity-registrar-* does not match this Registrar's certificate (possible man in the middle)" };
+	if (!namesRegistrar(request, ourCertificate, crypto)) return { code: Code.Unauthorized, reason: "PVR proximity-registrar-* does not match this Registrar's certificate (possible man in the middle)" };
 	return { bytes, request };
 }
 
@@ -85,7 +67,7 @@ export function buildRvr(o: RvrOptions): Uint8Array {
 	const rvr: VoucherRequest = {
 		assertion: Assertion.proximity,
 		createdOn: new Date(o.now).toISOString(),
-		idevidIssuer: idevidIssuer(o.idevid),
+		idevidIssuer: idevidIssuerOf(o.idevid),
 		priorSignedVoucherRequest: o.pvr.bytes,
 		serialNumber: o.serialNumber,
 	};

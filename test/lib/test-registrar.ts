@@ -40,6 +40,13 @@ export interface TestRegistrarOptions {
 	tamperVoucher?: (v: Voucher, attempt: number) => Voucher | undefined;
 	/** Signs vouchers with this key (default the draft's MASA CA key) for these attempts. */
 	wrongSignerFor?: (attempt: number) => boolean;
+	/** Signs the voucher of this attempt with `key`, putting `x5bag` in its unprotected header. */
+	signWith?: (attempt: number) => { key: Uint8Array; x5bag: Uint8Array[] } | undefined;
+	/**
+	 * Serve DTLS with a certificate for the Registrar's key issued by the domain CA without id-kp-cmcRA
+	 * (what an LDevID of a fellow device looks like to the pledge).
+	 */
+	withoutCmcRa?: boolean;
 	/** Answer this many /rv requests with 5.03 + Max-Age before the voucher. */
 	unavailable?: number;
 	maxAgeS?: number;
@@ -98,7 +105,8 @@ export class TestRegistrar {
 		const { host } = options;
 		this.#crypto = createNobleCrypto((b) => host.random(b));
 		this.#unavailable = options.unavailable ?? 0;
-		const registrar = parseCertificate(certDer("cert-registrar.pem"));
+		const drafted = parseCertificate(certDer("cert-registrar.pem"));
+		const registrar = options.withoutCmcRa === true ? parseCertificate(issueLdevid(this.#crypto, drafted.subject.der, drafted.publicKey.spki, 0xfff, host.clock.wallTime())) : drafted;
 		this.#server = new CoapsServer({
 			crypto: this.#crypto,
 			clock: host.clock,
@@ -204,7 +212,8 @@ export class TestRegistrar {
 		};
 		v = this.#o.tamperVoucher?.(v, attempt) ?? v;
 		const key = this.#o.wrongSignerFor?.(attempt) === true ? privateKey("key-registrar.pem") : privateKey("key-masa_ca.pem");
-		const signed = encodeCoseSign1(signCoseSign1(this.#crypto, key, encodeVoucher(v)));
+		const other = this.#o.signWith?.(attempt);
+		const signed = encodeCoseSign1(other !== undefined ? signCoseSign1(this.#crypto, other.key, encodeVoucher(v), { x5bag: other.x5bag }) : signCoseSign1(this.#crypto, key, encodeVoucher(v)));
 		return { code: Code.Changed, contentFormat: ContentFormat.VoucherCoseCbor, payload: signed };
 	}
 

@@ -8,6 +8,10 @@ export class FlakyMasa implements InProcessMasa {
 	/** Calls answer this much later (real time). */
 	delayMs = 0;
 	calls = 0;
+	/** Answers with this HTTP status (plain text) instead of asking the MASA. */
+	refuse: number | undefined;
+	/** Replaces the body of a 200 answer (a MASA, or someone in its place, signing differently). */
+	rewrite: ((voucher: Uint8Array) => Uint8Array) | undefined;
 	readonly #inner: InProcessMasa;
 
 	constructor(inner: InProcessMasa) {
@@ -18,6 +22,8 @@ export class FlakyMasa implements InProcessMasa {
 		this.calls++;
 		if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
 		if (this.down) throw new MasaUnreachableError("connect ECONNREFUSED (the test took the MASA down)");
-		return this.#inner.requestVoucher(rvr, context);
+		if (this.refuse !== undefined) return { status: this.refuse, contentType: "text/plain", body: new TextEncoder().encode("refused by the test") };
+		const a = await this.#inner.requestVoucher(rvr, context);
+		return this.rewrite !== undefined && a.status === 200 ? { ...a, body: this.rewrite(a.body) } : a;
 	}
 }

@@ -152,6 +152,30 @@ export default suite("pledge", (test) => {
 
 	test("voucher signed by the wrong key", () => failsOverAfter("stateful", { wrongSignerFor: (n) => n === 1 }, /signature/));
 
+	// Review F2: any certificate under the MASA anchor (here the draft's IDevID, issued by the MASA CA)
+	// signing a voucher and bringing itself in the x5bag is no voucher signer.
+	test("voucher signed by another device's IDevID with it in the x5bag", () =>
+		failsOverAfter("stateless", { signWith: (n) => (n === 1 ? { key: privateKey("key-pledge.pem"), x5bag: [certDer("cert-pledge.pem")] } : undefined) }, /signature/));
+
+	test("the failure /vs tells the Registrar only that the voucher was rejected; the detail stays in the pledge's log", async () => {
+		const w = await world("stateful", { tamperVoucher: (v, n) => (n === 1 ? { ...v, serialNumber: "OTHER-1" } : undefined) });
+		const r = await runPledge(w, w.pledge());
+		equal(r.outcome, "enrolled", r.error);
+		equal(w.registrar.telemetry[0]!.reason, "voucher rejected");
+		ok(w.logs.some((l) => l.includes("OTHER-1")), "the detail is logged locally");
+		w.close();
+	});
+
+	test("success /es: a server chaining to the domain CA without id-kp-cmcRA is not the Registrar", async () => {
+		const w = await world("stateful", { withoutCmcRa: true });
+		const r = await runPledge(w, w.pledge({ proxies: [JOIN_PORT_1] }));
+		equal(r.outcome, "enrolled", r.error);
+		equal(r.enrollStatusReported, false);
+		equal(w.registrar.ldevidHandshakes, 0, "the LDevID session was refused by the pledge");
+		ok(w.logs.some((l) => /cmcRA/.test(l)), "the reason is logged");
+		w.close();
+	});
+
 	test("a Registrar that is not the pinned domain", () =>
 		failsOverAfter("stateless", { tamperVoucher: (v, n) => (n === 1 ? { ...v, pinnedDomainCert: certDer("cert-masa_ca.pem") } : undefined) }, /pinned-domain-cert/));
 

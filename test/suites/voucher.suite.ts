@@ -20,6 +20,9 @@ import {
 } from "../../modules/voucher/voucher.js";
 import { decodeStatusTelemetry, encodeStatusTelemetry } from "../../modules/voucher/telemetry.js";
 import { parseCertificate } from "../../modules/x509/certificate.js";
+import { idevidIssuerOf } from "../../modules/voucher/idevid-issuer.js";
+import { namesRegistrar } from "../../modules/voucher/proximity.js";
+import { verifyVoucherSignature } from "../../modules/voucher/voucher-signature.js";
 import { fromHex, toHex } from "../../modules/util/hex.js";
 
 const rng = new SeededRandom(0x40c4);
@@ -201,6 +204,47 @@ export default suite("voucher (SID-keyed vouchers, voucher requests, telemetry)"
 			}
 		}
 		ok(accepted > 0);
+	});
+
+	// Review F2, R27: who may sign a voucher, for the pledge and the Registrar alike.
+	test("verifyVoucherSignature: the anchor's key; a signer chaining to the anchor in any bag order; nothing else", () => {
+		const masaCa = parseCertificate(certDer("cert-masa_ca.pem"));
+		const masa = parseCertificate(certDer("cert-masa.pem"));
+		const idevid = parseCertificate(certDer("cert-pledge.pem"));
+		const domainCa = parseCertificate(certDer("cert-domain_ca.pem"));
+		const payload = encodeVoucher({ assertion: Assertion.proximity, serialNumber: "JADA123456789", pinnedDomainCert: certDer("cert-domain_ca.pem") });
+		const byAnchor = signCoseSign1(crypto, privateKey("key-masa_ca.pem"), payload);
+		equal(verifyVoucherSignature(crypto, byAnchor, { anchors: [masaCa], signers: [] }), masaCa);
+		equal(verifyVoucherSignature(crypto, decodeCoseSign1(cbrskiHex("cbrski-voucher-to-pledge.cose.hex")), { anchors: [masaCa], signers: [] }), masaCa, "the draft's voucher");
+		const byMasa = signCoseSign1(crypto, privateKey("key-masa.pem"), payload);
+		equal(verifyVoucherSignature(crypto, byMasa, { anchors: [masaCa], signers: [masa] }), masa);
+		equal(verifyVoucherSignature(crypto, byMasa, { anchors: [masaCa], signers: [masaCa, idevid, masa] }), masa, "an x5bag is a set: the signer need not come first");
+		equal(verifyVoucherSignature(crypto, byMasa, { anchors: [masaCa], signers: [] }), undefined, "an unknown signer");
+		equal(verifyVoucherSignature(crypto, byMasa, { anchors: [domainCa], signers: [masa, masaCa] }), undefined, "a chain to another root");
+		// The signer must have signed: a bag naming a trusted signer does not vouch for another key.
+		const byIdevid = signCoseSign1(crypto, privateKey("key-pledge.pem"), payload);
+		equal(verifyVoucherSignature(crypto, byIdevid, { anchors: [masaCa], signers: [masa] }), undefined);
+	});
+
+	test("idevid-issuer: the AKI extnValue, or RFC 5280 method 1 (SHA-1 of the key) without an AKI", () => {
+		const idevid = parseCertificate(certDer("cert-pledge.pem"));
+		equal(toHex(idevidIssuerOf(idevid)), toHex(decodeVoucherRequest(cbrskiHex("cbrski-rvr-payload.cbor.hex")).idevidIssuer!));
+		// The MASA CA has no AKI; its SKI (method 1) is the draft IDevID's AKI keyIdentifier.
+		const masaCa = parseCertificate(certDer("cert-masa_ca.pem"));
+		equal(toHex(idevidIssuerOf(masaCa)), "041830168014cb8d98ca74c51b58dde7acef869a9443a8d666a6");
+	});
+
+	test("proximity: a PVR names a Registrar only when every proximity-registrar-* leaf present matches", () => {
+		const reg = parseCertificate(certDer("cert-registrar.pem"));
+		const other = parseCertificate(certDer("cert-masa.pem"));
+		const base: VoucherRequest = { assertion: Assertion.proximity, serialNumber: "S", nonce: new Uint8Array(8) };
+		ok(namesRegistrar({ ...base, proximityRegistrarPubk: reg.publicKey.spki }, reg, crypto));
+		ok(namesRegistrar({ ...base, proximityRegistrarCert: reg.der }, reg, crypto));
+		ok(namesRegistrar({ ...base, proximityRegistrarPubkSha256: crypto.sha256(reg.publicKey.spki) }, reg, crypto));
+		ok(!namesRegistrar({ ...base, proximityRegistrarPubk: other.publicKey.spki }, reg, crypto));
+		ok(!namesRegistrar(base, reg, crypto));
+		ok(!namesRegistrar({ ...base, proximityRegistrarPubk: reg.publicKey.spki, proximityRegistrarCert: other.der }, reg, crypto), "one wrong leaf is enough to refuse");
+		ok(!namesRegistrar({ ...base, proximityRegistrarCert: other.der, proximityRegistrarPubkSha256: crypto.sha256(reg.publicKey.spki) }, reg, crypto));
 	});
 });
 

@@ -6,7 +6,7 @@ import { intOption, UsageError, type Command } from "./command.js";
 const HELP = `Usage: cjp pki init DIR [options]
 
 Creates a test PKI in DIR, all P-256/ES256 (layout and config schema: src/pki/config.ts):
-  DIR/masa/            manufacturer CA, voucher signer, HTTPS certificate, config.json (cjp masa --config)
+  DIR/masa/            manufacturer (IDevID) CA, voucher CA and signer, HTTPS certificate, config.json (cjp masa --config)
   DIR/registrar/       domain CA, Registrar certificate (cmcRA, serverAuth, clientAuth), config.json
   DIR/pledges/SERIAL/  IDevID (serialNumber, MASA URL extension, no expiry), MASA trust anchor, config.json
 Private keys are written with mode 0600.
