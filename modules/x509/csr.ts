@@ -25,6 +25,7 @@ import {
 } from "../asn1/der.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { CertificateError, Oid, isP256Key, readExtensions, readName, readPublicKeyInfo, type Extension, type Name, type PublicKeyInfo } from "./certificate.js";
+import { bytesEqual } from "../util/hex.js";
 
 /** Not a well-formed PKCS#10 request, or one whose signature does not verify. */
 export class CsrError extends Error {
@@ -137,6 +138,18 @@ export function parseVerifiedCsr(der: Uint8Array, crypto: Pick<CryptoProvider, "
 	if (csr.signatureAlgorithm !== Oid.ECDSA_WITH_SHA256) throw new CsrError(`unsupported CSR signature algorithm ${csr.signatureAlgorithm}`);
 	if (!isP256Key(csr.publicKey)) throw new CsrError("CSR key is not an uncompressed P-256 key");
 	if (!verifyCsr(csr, crypto)) throw new CsrError("CSR signature does not verify");
+	return csr;
+}
+
+/**
+ * A verified CSR for an LDevID of an authenticated device: a non-empty subject (cBRSKI §6.7) equal,
+ * byte for byte, to `expectedSubject` (the IDevID's or current LDevID's subject, so a device cannot
+ * ask for another's name). Both LDevID issuers (Registrar on Node, simulator) go through here.
+ */
+export function parseLdevidCsr(der: Uint8Array, crypto: Pick<CryptoProvider, "ecdsaVerify">, expectedSubject?: Uint8Array): CertificationRequest {
+	const csr = parseVerifiedCsr(der, crypto);
+	if (csr.subject.attributes.length === 0) throw new CsrError("CSR subject is empty");
+	if (expectedSubject !== undefined && !bytesEqual(csr.subject.der, expectedSubject)) throw new CsrError("CSR subject is not the device's certificate subject");
 	return csr;
 }
 

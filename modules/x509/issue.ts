@@ -9,7 +9,7 @@
 import { derBitString, derBoolean, derExplicit, derImplicit, derInteger, derOctetString, derOid, derSequence, derSmallInteger, derTlv } from "../asn1/der.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { Oid, nameValue, parseCertificate } from "./certificate.js";
-import { CsrError, parseVerifiedCsr } from "./csr.js";
+import { parseLdevidCsr } from "./csr.js";
 
 /** TBSCertificate version v3 is INTEGER 2 (RFC 5280 §4.1.2.1). */
 const VERSION_V3 = 2;
@@ -157,24 +157,18 @@ export interface IssueLdevidOptions {
 	issuer: CertificateIssuer;
 	/** DER PKCS#10 request; parsed and its proof of possession verified here. */
 	csr: Uint8Array;
-	/** The authenticated device's serialNumber: the CSR subject's must equal it. */
-	expectedSerialNumber?: string;
+	/** The authenticated device certificate's subject (DER): the CSR subject must equal it. */
+	expectedSubject?: Uint8Array;
 	serialNumber: Uint8Array;
 	notBefore: number;
 	notAfter: number;
 }
 
 /**
- * An LDevID for the key in `csr`, the CSR subject unchanged (cBRSKI §6.7.1), clientAuth and
- * serverAuth EKUs. Throws CsrError for a malformed request, a bad signature or another device.
+ * An LDevID for the key in `csr`, the CSR subject unchanged (cBRSKI §6.7.1), clientAuth EKU. Throws CsrError for a malformed request, a bad signature or another device.
  */
 export function issueLdevid(o: IssueLdevidOptions): Uint8Array {
-	const csr = parseVerifiedCsr(o.csr, o.crypto);
-	if (csr.subject.attributes.length === 0) throw new CsrError("CSR subject is empty"); // cBRSKI §6.7
-	const device = nameValue(csr.subject, Oid.SERIAL_NUMBER);
-	if (o.expectedSerialNumber !== undefined && device !== o.expectedSerialNumber) {
-		throw new CsrError(`CSR subject serialNumber ${JSON.stringify(device ?? null)} is not the device's ${JSON.stringify(o.expectedSerialNumber)}`);
-	}
+	const csr = parseLdevidCsr(o.csr, o.crypto, o.expectedSubject);
 	return issueCertificate({
 		crypto: o.crypto,
 		serialNumber: o.serialNumber,
@@ -183,7 +177,7 @@ export function issueLdevid(o: IssueLdevidOptions): Uint8Array {
 		issuer: o.issuer,
 		notBefore: o.notBefore,
 		notAfter: o.notAfter,
-		profile: { kind: "end-entity", extendedKeyUsages: [Oid.KP_CLIENT_AUTH, Oid.KP_SERVER_AUTH] },
+		profile: { kind: "end-entity", extendedKeyUsages: [Oid.KP_CLIENT_AUTH] }, // an LDevID authenticates a device; it serves nothing
 	});
 }
 

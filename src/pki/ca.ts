@@ -12,8 +12,7 @@ import { x509, webcrypto, type BufferSource, type CryptoKey, type CryptoKeyPair 
 import { createNodeCrypto } from "../../hosts/node/crypto.js";
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
 import { nameValue } from "../../modules/x509/certificate.js";
-import { CsrError, parseVerifiedCsr } from "../../modules/x509/csr.js";
-import { bytesEqual } from "../../modules/util/hex.js";
+import { parseLdevidCsr } from "../../modules/x509/csr.js";
 
 /** ECDSA P-256 with SHA-256 for keys and signatures (RFC 5758 §3.2), the only profile here. */
 export const ES256 = Object.freeze({ name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" });
@@ -177,10 +176,8 @@ export const DEFAULT_LDEVID_DAYS = 365;
  * CsrError for a request that is malformed, not signed by its key, or for another subject.
  */
 export async function issueLdevid(o: IssueLdevidOptions): Promise<IssuedCertificate> {
-	const csr = parseVerifiedCsr(o.csr, o.crypto ?? createNodeCrypto());
+	const csr = parseLdevidCsr(o.csr, o.crypto ?? createNodeCrypto(), o.expectedSubject);
 	const deviceSerialNumber = nameValue(csr.subject, "serialNumber");
-	if (o.expectedSubject !== undefined && !bytesEqual(csr.subject.der, o.expectedSubject)) throw new CsrError("CSR subject is not the device's certificate subject");
-	if (csr.subject.attributes.length === 0) throw new CsrError("CSR subject is empty"); // cBRSKI §6.7: at least one attribute
 	const days = o.validityDays ?? DEFAULT_LDEVID_DAYS;
 	if (!(days > 0)) throw new RangeError("validityDays must be positive");
 	const now = o.now ?? new Date();

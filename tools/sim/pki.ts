@@ -23,6 +23,8 @@ export interface Keyed {
 
 export interface SimPki {
 	manufacturerCa: Keyed;
+	/** Issues the voucher signer only (cBRSKI R27: the Registrar's configured voucher root; the pledges' MASA anchor). */
+	voucherCa: Keyed;
 	voucherSigner: Keyed;
 	domainCa: Keyed;
 	registrar: Keyed;
@@ -59,7 +61,9 @@ export function buildSimPki(o: SimPkiOptions): SimPki {
 	};
 	const ca = (entries: [string, string][]): Keyed => make(entries, { kind: "ca", pathLength: 0 }, undefined, o.now + 20 * YEAR_MS);
 	const manufacturerCa = ca([[Oid.ORGANIZATION, "cjp manufacturer"], [Oid.COMMON_NAME, "cjp Manufacturer CA"]]);
-	const voucherSigner = make([[Oid.ORGANIZATION, "cjp manufacturer"], [Oid.COMMON_NAME, "cjp MASA voucher signer"]], { kind: "end-entity" }, manufacturerCa, o.now + 20 * YEAR_MS);
+	// Vouchers chain to a CA of their own, never to the IDevID issuer: no device key can sign a voucher.
+	const voucherCa = ca([[Oid.ORGANIZATION, "cjp manufacturer"], [Oid.COMMON_NAME, "cjp MASA Voucher CA"]]);
+	const voucherSigner = make([[Oid.ORGANIZATION, "cjp manufacturer"], [Oid.COMMON_NAME, "cjp MASA voucher signer"]], { kind: "end-entity" }, voucherCa, o.now + 20 * YEAR_MS);
 	const domainCa = ca([[Oid.ORGANIZATION, "cjp domain"], [Oid.COMMON_NAME, "cjp Domain CA"]]);
 	const registrar = make(
 		[[Oid.ORGANIZATION, "cjp domain"], [Oid.COMMON_NAME, "cjp Registrar"]],
@@ -69,6 +73,7 @@ export function buildSimPki(o: SimPkiOptions): SimPki {
 	);
 	return {
 		manufacturerCa,
+		voucherCa,
 		voucherSigner,
 		domainCa,
 		registrar,

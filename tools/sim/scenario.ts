@@ -233,7 +233,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	const pki = buildSimPki({ crypto: pkiCrypto, random, now: startWall });
 	const masa = new MasaService({
 		crypto: pkiCrypto,
-		signer: { privateKey: pki.voucherSigner.key, chain: [pki.voucherSigner.cert, pki.manufacturerCa.cert] },
+		signer: { privateKey: pki.voucherSigner.key, chain: [pki.voucherSigner.cert, pki.voucherCa.cert] },
 		manufacturerAnchors: [pki.manufacturerCa.cert],
 		owns: () => true,
 		audit: new MemoryAuditLog(),
@@ -248,15 +248,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 			crypto: registrarCrypto,
 			identity: { chain: [pki.registrar.cert, pki.domainCa.cert], privateKey: pki.registrar.key },
 			domainCa: [pki.domainCa.cert],
-			issueLdevid: async ({ csr, serialNumber }) => {
+			issueLdevid: async ({ csr, subject }) => {
 				const now = clock.wallTime();
 				const serial = serialFrom((b) => registrarHost.random(b));
-				const der = issueLdevid({ crypto: registrarCrypto, issuer: caIssuer, csr, expectedSerialNumber: serialNumber, serialNumber: serial, notBefore: now - CLOCK_SKEW_MS, notAfter: now + LDEVID_DAYS_MS });
+				const der = issueLdevid({ crypto: registrarCrypto, issuer: caIssuer, csr, expectedSubject: subject, serialNumber: serial, notBefore: now - CLOCK_SKEW_MS, notAfter: now + LDEVID_DAYS_MS });
 				return { der, serialNumber: toHex(serial), notAfter: now + LDEVID_DAYS_MS };
 			},
 			masaClient: linkedMasaClient(inProcessMasaClient(masa, pki.registrar.cert), clock),
 			db: new MemoryRegistrarDatabase(),
-			manufacturers: [{ name: "cjp-manufacturer", anchors: [pki.manufacturerCa.cert], masaTlsAnchors: [pki.manufacturerCa.cert], masaUrl: null, serials: "*" }],
+			manufacturers: [{ name: "cjp-manufacturer", anchors: [pki.manufacturerCa.cert], voucherAnchors: [pki.voucherCa.cert], masaTlsAnchors: [pki.manufacturerCa.cert], masaUrl: null, serials: "*" }],
 			coaps: { port: REGISTRAR_COAPS_PORT },
 			jpy: { port: REGISTRAR_JPY_PORT },
 			maxSessions: 1024,
@@ -308,7 +308,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 			host: n.host,
 			crypto: o.device === undefined ? nobleCrypto : chargedCrypto(nobleCrypto, n, o.device),
 			idevid: { certificates: [idevid.cert], privateKey: idevid.key },
-			masaTrustAnchors: [pki.manufacturerCa.cert],
+			masaTrustAnchors: [pki.voucherCa.cert],
 			voucherSigners: [pki.voucherSigner.cert],
 			interfaces: ["wpan0"],
 			maxAttempts: 64,
