@@ -15,3 +15,4 @@ export { EventQueue } from "./event-queue.js";
 export { chargedCrypto, deviceProfile, DEVICE_NAMES } from "./device-profile.js";
 export type { DeviceProfile } from "./device-profile.js";
 export type { RadioCounters } from "./radio.js";
+export { VerifyCache } from "./verify-cache.js";

@@ -7,7 +7,7 @@
  * datagram class. Every node's Host runs on the one ManualClock; one seed fixes the whole run.
  */
 
-import type { Host } from "../host.js";
+import type { Clock, Host } from "../host.js";
 import { ManualClock } from "../xs/manual-clock.js";
 import { SeededRandom } from "../xs/seeded-random.js";
 import { airtimeUs } from "../../modules/ieee802154/frame.js";
@@ -97,6 +97,15 @@ export interface SimStats {
 
 export class MeshSim {
 	readonly clock: ManualClock;
+	/**
+	 * Application callbacks run so far: expiries of timers armed through a node's host (or
+	 * `hostClock`), and datagrams and ICMPv6 errors handed to sockets. A driver needs a macrotask
+	 * turn, to let promise continuations run, only after one of these: the radio's, 6LoWPAN's and
+	 * routing's own events create no promise work.
+	 */
+	appCalls = 0;
+	/** The clock the nodes' hosts see: `clock`, with each timer expiry counted in `appCalls`. */
+	readonly hostClock: Clock;
 	readonly queue: EventQueue;
 	readonly medium: Medium;
 	readonly backbone: Backbone;
@@ -120,6 +129,16 @@ export class MeshSim {
 		this.#seed = o.seed >>> 0;
 		this.clock = o.clock ?? new ManualClock();
 		this.queue = new EventQueue(this.clock);
+		const clock = this.clock;
+		this.hostClock = Object.freeze({
+			now: () => clock.now(),
+			wallTime: () => clock.wallTime(),
+			timer: (callback: () => void) =>
+				clock.timer(() => {
+					this.appCalls++;
+					callback();
+				}),
+		});
 		this.medium = new Medium(this.queue, new SeededRandom(this.#seed));
 		this.panId = o.panId ?? 0xabcd;
 		this.meshPrefix = parseAddress(o.meshPrefix ?? "2001:db8:1::").slice(0, 8);

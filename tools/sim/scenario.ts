@@ -11,7 +11,8 @@
  * ICMPv6), MAC retransmissions, and the proxies' slots and drops.
  */
 
-import { MeshSim, chargedCrypto, type DeviceProfile, type SimNode } from "../../hosts/sim/index.js";
+import type { Clock } from "../../hosts/host.js";
+import { MeshSim, VerifyCache, chargedCrypto, type DeviceProfile, type SimNode } from "../../hosts/sim/index.js";
 import { SeededRandom } from "../../hosts/xs/seeded-random.js";
 import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { formatIPv6, parseIPv6Into } from "../../modules/util/ipv6.js";
@@ -172,6 +173,21 @@ function hopsFrom(count: number, links: readonly [number, number][]): number[] {
 /** Drains every promise reaction queued so far (a macrotask turn runs after the whole microtask queue). */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Advances the clock to its next expiry; then, if application code ran (MeshSim.appCalls), waits a
+ * macrotask turn so its promise continuations run at this virtual instant. Most steps are the
+ * radio's own (backoffs, CCA, frame ends, ACK waits) and need no turn.
+ */
+async function step(sim: MeshSim, limit = Infinity): Promise<boolean> {
+	const clock = sim.clock;
+	const due = clock.nextDue();
+	if (due === undefined || due > limit) return false;
+	const calls = sim.appCalls;
+	clock.advance(Math.max(0, due - clock.now()));
+	if (sim.appCalls !== calls) await turn();
+	return true;
+}
+
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	if (!(Number.isInteger(o.pledges) && o.pledges >= 1)) throw new RangeError("pledges must be a positive integer");
 	if (!(Number.isInteger(o.proxies) && o.proxies >= 1)) throw new RangeError("proxies must be at least 1 (the border router)");
@@ -229,10 +245,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	const pkiRandom = new SeededRandom(seed ^ 0x9e3779b9);
 	const random = (b: Uint8Array): Uint8Array => pkiRandom.fill(b);
 	const pkiCrypto = createNobleCrypto(random);
+	const verifyCache = new VerifyCache();
 	const startWall = clock.wallTime();
 	const pki = buildSimPki({ crypto: pkiCrypto, random, now: startWall });
 	const masa = new MasaService({
-		crypto: pkiCrypto,
+		crypto: verifyCache.wrap(pkiCrypto),
 		signer: { privateKey: pki.voucherSigner.key, chain: [pki.voucherSigner.cert, pki.manufacturerCa.cert] },
 		manufacturerAnchors: [pki.manufacturerCa.cert],
 		owns: () => true,
@@ -240,7 +257,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		wallTime: () => clock.wallTime(),
 	});
 	const registrarHost = registrarNode.host;
-	const registrarCrypto = createNobleCrypto((b) => registrarHost.random(b));
+	const registrarCrypto = verifyCache.wrap(createNobleCrypto((b) => registrarHost.random(b)));
 	const caIssuer = certificateIssuer(pki.domainCa.cert, pki.domainCa.key);
 	const registrar = await settle(
 		Registrar.start({
@@ -254,7 +271,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 				const der = issueLdevid({ crypto: registrarCrypto, issuer: caIssuer, csr, expectedSerialNumber: serialNumber, serialNumber: serial, notBefore: now - CLOCK_SKEW_MS, notAfter: now + LDEVID_DAYS_MS });
 				return { der, serialNumber: toHex(serial), notAfter: now + LDEVID_DAYS_MS };
 			},
-			masaClient: linkedMasaClient(inProcessMasaClient(masa, pki.registrar.cert), clock),
+			masaClient: linkedMasaClient(inProcessMasaClient(masa, pki.registrar.cert), sim.hostClock),
 			db: new MemoryRegistrarDatabase(),
 			manufacturers: [{ name: "cjp-manufacturer", anchors: [pki.manufacturerCa.cert], masaTlsAnchors: [pki.manufacturerCa.cert], masaUrl: null, serials: "*" }],
 			coaps: { port: REGISTRAR_COAPS_PORT },
@@ -303,7 +320,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		const rec: PledgeRecord = { name: n.name, serial, hops: hops[i]!, powerOnMs: Math.floor(powerOnRandom.float() * spread), durationMs: undefined, outcome: "unfinished", mode: undefined, proxy: undefined, attempts: 0, lastError: undefined, timeline: [] };
 		records.push(rec);
 		const idevid = pki.idevid(serial);
-		const nobleCrypto = createNobleCrypto((b) => n.host.random(b));
+		const nobleCrypto = verifyCache.wrap(createNobleCrypto((b) => n.host.random(b)));
 		const pledge = new Pledge({
 			host: n.host,
 			crypto: o.device === undefined ? nobleCrypto : chargedCrypto(nobleCrypto, n, o.device),
@@ -320,7 +337,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		});
 		runs.push(
 			(async () => {
-				await sleep(clock, rec.powerOnMs);
+				await sleep(sim.hostClock, rec.powerOnMs);
 				const r: PledgeResult = await pledge.run();
 				rec.durationMs = clock.now() - t0 - rec.powerOnMs;
 				rec.attempts = r.attempts.length;
@@ -355,10 +372,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	};
 	await turn();
 	while (onboarded + failed < o.pledges) {
-		const due = clock.nextDue();
-		if (due === undefined || due > deadline) break;
-		clock.advance(Math.max(0, due - clock.now()));
-		await turn();
+		if (!(await step(sim, deadline))) break;
 		if (clock.now() >= nextSecond) {
 			nextSecond = clock.now() - ((clock.now() - t0) % 1000) + 1000;
 			sample();
@@ -425,17 +439,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		let done = false;
 		p.then(() => (done = true), () => (done = true));
 		await turn();
-		while (!done) {
-			const due = clock.nextDue();
-			if (due === undefined) break;
-			clock.advance(Math.max(0, due - clock.now()));
-			await turn();
-		}
+		while (!done && (await step(sim))) {}
 		return p;
 	}
 }
 
-function sleep(clock: MeshSim["clock"], ms: number): Promise<void> {
+function sleep(clock: Clock, ms: number): Promise<void> {
 	return new Promise((resolve) => clock.timer(resolve).arm(ms));
 }
 
