@@ -325,7 +325,12 @@ export class NodeUdp implements Udp {
 				arrival.address = addr;
 				arrival.port = rinfo.port;
 				arrival.zone = scope || zone;
-				options.onDatagram(msg, arrival);
+				// A throw here would end the process: one bad datagram must cost only itself.
+				try {
+					options.onDatagram(msg, arrival);
+				} catch (e) {
+					this.#o.log?.("error", `udp [${withZone(address, zone)}]:${options.port ?? 0}: a datagram from [${rinfo.address}]:${rinfo.port} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+				}
 			});
 			socket.on("error", (err) => {
 				if (options.onError) options.onError(err);

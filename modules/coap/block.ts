@@ -18,6 +18,20 @@ const MAX_BLOCK_NUM = (1 << 20) - 1;
 
 export const blockSize = (szx: number): number => 1 << (szx + 4);
 
+/**
+ * Room a block-wise message needs besides its block: header 4, token up to 8, payload marker 1,
+ * Block1/Block2 up to 4 each, Size1/Size2 up to 5, Content-Format up to 3, ETag up to 9 (RFC 7252
+ * §3, RFC 7959 §2), and some to spare.
+ */
+export const BLOCK_MESSAGE_OVERHEAD = 64;
+
+/** The largest SZX, at most `szx`, whose blocks fit in a datagram of `limit` bytes with their message. */
+export function szxWithin(limit: number, szx: number = MAX_SZX): number {
+	let s = szx;
+	while (s > 0 && blockSize(s) + BLOCK_MESSAGE_OVERHEAD > limit) s--;
+	return s;
+}
+
 /** SZX of a block size in 16..1024 that is a power of two. */
 export function szxOf(size: number): number {
 	for (let szx = 0; szx <= MAX_SZX; szx++) if (blockSize(szx) === size) return szx;

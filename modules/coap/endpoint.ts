@@ -6,7 +6,7 @@
  * transfer on either side.
  */
 
-import type { Clock, UdpArrival, UdpPeer } from "../../hosts/host.js";
+import type { Clock, Host, UdpArrival, UdpPeer } from "../../hosts/host.js";
 import { MAX_SZX } from "./block.js";
 import { ACK, CON, DEFAULT_LEISURE_MS, EMPTY, EXCHANGE_LIFETIME_MS, NSTART, RST, codeClass } from "./constants.js";
 import { CoapParseError } from "./errors.js";
@@ -56,6 +56,8 @@ export interface CoapEndpointOptions {
 	 * Further requests to it wait, in order, until a response or an ACK ends one. Infinity: no limit.
 	 */
 	nstart?: number;
+	/** Where messages that could not be sent are reported (they are counted in stats() either way). */
+	log?: Host["log"];
 }
 
 const DEFAULT_SEPARATE_AFTER_MS = 500;
@@ -92,6 +94,7 @@ export class CoapEndpoint {
 		if (options.ackRandomFactor !== undefined) layer.ackRandomFactor = options.ackRandomFactor;
 		if (options.maxRetransmit !== undefined) layer.maxRetransmit = options.maxRetransmit;
 		if (options.maxRetransmitIntervalMs !== undefined) layer.maxRetransmitIntervalMs = options.maxRetransmitIntervalMs;
+		if (options.log !== undefined) layer.log = options.log;
 		const messages = (this.#messages = new MessageLayer(layer));
 		this.#client = new ClientExchanges({
 			messages,

@@ -3,7 +3,7 @@
  * confirmable messages with exponential back-off until they are acknowledged or reset.
  */
 
-import type { Timer, UdpPeer } from "../../hosts/host.js";
+import type { Host, Timer, UdpPeer } from "../../hosts/host.js";
 import { ACK_RANDOM_FACTOR, ACK_TIMEOUT_MS, EMPTY, MAX_RETRANSMIT, RST } from "./constants.js";
 import type { CoapMessage } from "./message.js";
 import type { TimerSet } from "./timer-set.js";
@@ -18,6 +18,8 @@ export interface MessageLayerOptions {
 	maxRetransmit?: number;
 	/** Cap on the doubling retransmission interval (default: none). */
 	maxRetransmitIntervalMs?: number;
+	/** Where failed sends are reported (default: nowhere; they are counted either way). */
+	log?: Host["log"];
 }
 
 /** What becomes of a confirmable message: exactly one of these runs, unless settle() ends it first. */
@@ -54,10 +56,11 @@ export class MessageLayer {
 	readonly #randomFactor: number;
 	readonly #maxRetransmit: number;
 	readonly #maxInterval: number;
+	readonly #log: Host["log"] | undefined;
 	readonly #outgoing = new Map<number, Outgoing>();
 	#nextMid: number;
 	/** Counters of the whole endpoint; the other layers count into them too. */
-	readonly stats: CoapStats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, parseErrors: 0, resetsSent: 0 };
+	readonly stats: CoapStats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, parseErrors: 0, resetsSent: 0, sendErrors: 0 };
 
 	constructor(options: MessageLayerOptions) {
 		this.#transport = options.transport;
@@ -67,6 +70,7 @@ export class MessageLayer {
 		this.#randomFactor = options.ackRandomFactor ?? ACK_RANDOM_FACTOR;
 		this.#maxRetransmit = options.maxRetransmit ?? MAX_RETRANSMIT;
 		this.#maxInterval = options.maxRetransmitIntervalMs ?? Infinity;
+		this.#log = options.log;
 		const mid = this.#random(new Uint8Array(2));
 		this.#nextMid = (mid[0]! << 8) | mid[1]!;
 	}
@@ -75,13 +79,33 @@ export class MessageLayer {
 		return this.#maxRetransmit;
 	}
 
+	/** Throws what the transport throws: for requests, whose caller learns that theirs failed. */
 	send(bytes: Uint8Array, peer: UdpPeer): void {
-		this.stats.sent++;
 		this.#transport.send(bytes, peer);
+		this.stats.sent++;
+	}
+
+	/**
+	 * Sends from a socket callback, timer or promise continuation, where a throw would end the
+	 * process: a datagram the transport refuses (a DTLS association that closed, a record limit) is
+	 * lost as the network could lose it, counted and logged.
+	 */
+	trySend(bytes: Uint8Array, peer: UdpPeer): void {
+		try {
+			this.send(bytes, peer);
+		} catch (e) {
+			this.failed(`message to [${peer.address}]:${peer.port} not sent`, e);
+		}
+	}
+
+	/** Counts and logs a message that could not go out. */
+	failed(what: string, error: unknown): void {
+		this.stats.sendErrors++;
+		this.#log?.("warn", `coap: ${what}: ${error instanceof Error ? error.message : String(error)}`);
 	}
 
 	sendEmpty(type: number, messageId: number, peer: UdpPeer): void {
-		this.send(emptyMessage(type, messageId), peer);
+		this.trySend(emptyMessage(type, messageId), peer);
 	}
 
 	sendReset(messageId: number, peer: UdpPeer): void {
@@ -109,7 +133,7 @@ export class MessageLayer {
 				out.attempts++;
 				out.timeoutMs = Math.min(out.timeoutMs * 2, this.#maxInterval);
 				this.stats.retransmissions++;
-				this.send(out.bytes, out.peer);
+				this.trySend(out.bytes, out.peer);
 				out.timer.arm(out.timeoutMs);
 			}),
 			onAck: outcome.onAck,
@@ -117,7 +141,14 @@ export class MessageLayer {
 			onGiveUp: outcome.onGiveUp,
 		};
 		this.#outgoing.set(mid, out);
-		this.send(bytes, peer);
+		try {
+			this.send(bytes, peer);
+		} catch (e) {
+			// Refused at once: nothing is under way, the caller hears of it.
+			this.#outgoing.delete(mid);
+			this.#timers.release(out.timer);
+			throw e;
+		}
 		out.timer.arm(initial);
 	}
 

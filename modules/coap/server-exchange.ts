@@ -32,6 +32,7 @@ export interface ServerExchangeOptions {
 const KNOWN_OPTIONS = new Set<number>(Object.values(Opt));
 /** A separate response is fire-and-forget once sent: nothing to do when it is acknowledged or not. */
 const IGNORE_OUTCOME = Object.freeze({ onAck: () => {}, onReset: () => {}, onGiveUp: () => {} });
+const INTERNAL_ERROR: CoapResponse = Object.freeze({ code: Code.InternalServerError });
 
 export class ServerExchanges {
 	readonly #messages: MessageLayer;
@@ -63,7 +64,7 @@ export class ServerExchanges {
 		const seen = this.#dedup.get(key);
 		if (seen !== undefined) {
 			this.#messages.stats.duplicates++;
-			if (seen.reply !== undefined) this.#messages.send(seen.reply, peer);
+			if (seen.reply !== undefined) this.#messages.trySend(seen.reply, peer);
 			else if (seen.emptyAcked) this.#messages.sendEmpty(ACK, msg.messageId, peer);
 			return;
 		}
@@ -79,14 +80,24 @@ export class ServerExchanges {
 			if (finished || this.#closed) return;
 			finished = true;
 			if (separateTimer !== undefined) this.#timers.release(separateTimer);
-			this.#reply(msg, peer, multicast, res, entry);
+			// This runs in promise continuations too, where a throw would end the process: a response
+			// that does not encode (a handler's bad option), or a separate one the transport refuses,
+			// is counted, and a 5.00 tried instead.
+			for (const r of [res, INTERNAL_ERROR]) {
+				try {
+					this.#reply(msg, peer, multicast, r, entry);
+					return;
+				} catch (e) {
+					this.#messages.failed(`response to [${peer.address}]:${peer.port} not sent`, e);
+				}
+			}
 		};
 		const result = this.#serve(msg, peer, multicast, handler);
 		if (!(result instanceof Promise)) {
 			reply(result);
 			return;
 		}
-		result.then(reply, () => reply({ code: Code.InternalServerError }));
+		result.then(reply, () => reply(INTERNAL_ERROR));
 		if (msg.type === CON && !multicast) {
 			separateTimer = this.#timers.start(() => {
 				if (finished) return;
@@ -119,7 +130,7 @@ export class ServerExchanges {
 			try {
 				return handler(r);
 			} catch {
-				return { code: Code.InternalServerError };
+				return INTERNAL_ERROR;
 			}
 		});
 	}
@@ -129,7 +140,7 @@ export class ServerExchanges {
 		if (res === null) {
 			if (req.type === CON && !entry.emptyAcked) {
 				entry.reply = emptyMessage(ACK, req.messageId);
-				this.#messages.send(entry.reply, peer);
+				this.#messages.trySend(entry.reply, peer);
 			}
 			return;
 		}
@@ -140,7 +151,7 @@ export class ServerExchanges {
 			message.type = ACK; // piggybacked (RFC 7252 §5.2.1)
 			message.messageId = req.messageId;
 			entry.reply = encode(message);
-			this.#messages.send(entry.reply, peer);
+			this.#messages.trySend(entry.reply, peer);
 			return;
 		}
 		message.messageId = this.#messages.allocateMid();
@@ -152,14 +163,14 @@ export class ServerExchanges {
 		const bytes = encode(message);
 		entry.reply = bytes;
 		if (!multicast) {
-			this.#messages.send(bytes, peer);
+			this.#messages.trySend(bytes, peer);
 			return;
 		}
 		// Spread responses to a multicast request over the leisure period (RFC 7252 §8.2).
 		const delay = this.#leisure * this.#messages.randomFraction();
 		const t = this.#timers.start(() => {
 			this.#timers.release(t);
-			this.#messages.send(bytes, peer);
+			this.#messages.trySend(bytes, peer);
 		});
 		t.arm(delay);
 	}

@@ -64,4 +64,6 @@ export interface CoapStats {
 	duplicates: number;
 	parseErrors: number;
 	resetsSent: number;
+	/** Messages not sent: the transport refused them, or a reply could not be built (then a 5.00 went instead). */
+	sendErrors: number;
 }

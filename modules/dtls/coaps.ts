@@ -7,6 +7,7 @@
 
 import type { Host, UdpArrival, UdpPeer, UdpSocket } from "../../hosts/host.js";
 import { CoapEndpoint, type CoapEndpointOptions, type CoapRequest, type CoapResponse } from "../coap/endpoint.js";
+import { szxWithin } from "../coap/block.js";
 import { DtlsConnection, type DtlsConnectionOptions, type DtlsIdentity, type PeerVerifier } from "./connection.js";
 import type { CryptoProvider } from "../crypto/provider.js";
 import { DtlsServer, type DtlsServerOptions } from "./server.js";
@@ -57,7 +58,7 @@ export async function openCoapsClient(options: CoapsClientOptions): Promise<Coap
 			verifyPeer: options.verifyPeer,
 			...options.dtls,
 			onConnected: () => {
-				endpoint = new CoapEndpoint({ ...options.coap, transport: { send: (data) => conn.send(data) }, clock: host.clock, random: (b) => host.random(b) });
+				endpoint = new CoapEndpoint({ ...options.coap, ...associationCoap(options.coap, conn), clock: host.clock, random: (b) => host.random(b) });
 				resolve({
 					endpoint,
 					connection: conn,
@@ -78,6 +79,15 @@ export async function openCoapsClient(options: CoapsClientOptions): Promise<Coap
 		connection = conn;
 		conn.start();
 	});
+}
+
+/**
+ * What an association's CoAP endpoint takes from it: its records as transport, and a block size
+ * whose messages fit the record limit it negotiated (max_fragment_length 2^9 allows no 512-byte
+ * blocks), whatever the configured one. The client's Block2 size cannot raise it (RFC 7959 §2.4).
+ */
+function associationCoap(coap: CoapOptions | undefined, connection: DtlsConnection): Pick<CoapEndpointOptions, "transport" | "blockSzx"> {
+	return { transport: { send: (data) => connection.send(data) }, blockSzx: szxWithin(connection.maxPlaintext, coap?.blockSzx) };
 }
 
 /** A request on a DTLS association: who is asking, as the handshake authenticated them. */
@@ -113,7 +123,7 @@ export class CoapsServer {
 			onAccept: (peer, connection) => {
 				const from: UdpArrival = { ...(this.#arriving ?? { address: "", port: 0, zone: "", multicast: false }) };
 				const secure = (request: CoapRequest) => handler({ ...request, peerCertificates: connection.peerCertificates, association: peer });
-				const endpoint = new CoapEndpoint({ ...coap, handler: secure, transport: { send: (data) => connection.send(data) }, clock: options.clock, random: options.random });
+				const endpoint = new CoapEndpoint({ ...coap, ...associationCoap(coap, connection), handler: secure, clock: options.clock, random: options.random });
 				this.#endpoints.set(peer, { endpoint, from, connection });
 			},
 			onData: (peer, data) => {

@@ -58,6 +58,7 @@ import {
 	CONTENT_APPLICATION_DATA,
 	CONTENT_CHANGE_CIPHER_SPEC,
 	CONTENT_HANDSHAKE,
+	MAX_PLAINTEXT,
 	RecordLayer,
 	RecordLayerClosedError,
 	RecordProtection,
@@ -145,6 +146,28 @@ export const FINAL_FLIGHT_RETENTION_MS = 2 * 120_000;
 const DEFAULT_MTU = 1024;
 const CCS_PAYLOAD = new Uint8Array([1]);
 const EMPTY: Uint8Array = new Uint8Array(0);
+/** Stands for "nothing of the peer's flight yet" in the order tables below. */
+const FLIGHT_START = -1;
+/**
+ * The order of the messages of the flight we wait for: each type with the types it may directly
+ * follow (RFC 5246 §7.3 and §7.4; RFC 6347 §4.2.4). Any other type, a repeat included, is an
+ * unexpected_message. The server flight's CertificateRequest is optional (RFC 5246 §7.4.4); the
+ * client's CertificateVerify is not, since the server always asks for and requires a certificate
+ * (RFC 5246 §7.4.8: sent after any client certificate with signing capability).
+ */
+const SERVER_FLIGHT_ORDER: Readonly<Record<number, readonly number[]>> = Object.freeze({
+	[HandshakeType.serverHello]: Object.freeze([FLIGHT_START]),
+	[HandshakeType.certificate]: Object.freeze([HandshakeType.serverHello]),
+	[HandshakeType.serverKeyExchange]: Object.freeze([HandshakeType.certificate]),
+	[HandshakeType.certificateRequest]: Object.freeze([HandshakeType.serverKeyExchange]),
+	[HandshakeType.serverHelloDone]: Object.freeze([HandshakeType.serverKeyExchange, HandshakeType.certificateRequest]),
+});
+const CLIENT_FLIGHT_ORDER: Readonly<Record<number, readonly number[]>> = Object.freeze({
+	[HandshakeType.certificate]: Object.freeze([FLIGHT_START]),
+	[HandshakeType.clientKeyExchange]: Object.freeze([HandshakeType.certificate]),
+	[HandshakeType.certificateVerify]: Object.freeze([HandshakeType.clientKeyExchange]),
+	[HandshakeType.finished]: Object.freeze([HandshakeType.certificateVerify]),
+});
 
 type State = "start" | "wait-server-flight" | "wait-client-flight" | "wait-finished" | "connected" | "closed";
 
@@ -187,6 +210,10 @@ export class DtlsConnection {
 	/** Client: one HelloVerifyRequest is answered; a second one is unexpected. */
 	#cookieReceived = false;
 	#ems = false;
+	/** Type of the last message of the peer's current flight we acted on (FLIGHT_START before its first). */
+	#peerLast = FLIGHT_START;
+	/** Client: the server sent a CertificateRequest, so our flight carries Certificate and CertificateVerify. */
+	#certificateRequested = false;
 	/** Fragment size: our MTU less record and handshake headers and AEAD overhead. */
 	#fragmentBody: number;
 
@@ -228,10 +255,15 @@ export class DtlsConnection {
 		this.#state = "wait-server-flight";
 	}
 
-	/** Application data to the peer (one record per call; keep it within the fragment limit). */
+	/** Most plaintext bytes one record carries: the negotiated max_fragment_length (RFC 6066 §4), else 2^14. */
+	get maxPlaintext(): number {
+		return this.#maxFragment > 0 ? this.#maxFragment : MAX_PLAINTEXT;
+	}
+
+	/** Application data to the peer (one record per call; keep it within maxPlaintext). */
 	send(data: Uint8Array): void {
 		if (this.#state !== "connected") throw new Error("DTLS connection not established");
-		const limit = this.#maxFragment > 0 ? this.#maxFragment : 16384;
+		const limit = this.maxPlaintext;
 		if (data.length > limit) throw new RangeError(`application data over the record limit of ${limit} bytes`);
 		this.#o.send(this.#records.protect(CONTENT_APPLICATION_DATA, data));
 	}
@@ -347,6 +379,7 @@ export class DtlsConnection {
 						this.#sendClientHello(hvr.cookie);
 						return;
 					}
+					this.#inOrder(m.msgType, SERVER_FLIGHT_ORDER);
 					return this.#clientOnServerFlight(m.msgType, bytes, m.body);
 				case "wait-finished":
 					if (m.msgType !== HandshakeType.finished) return unexpected();
@@ -363,6 +396,7 @@ export class DtlsConnection {
 		}
 		switch (this.#state) {
 			case "wait-client-flight":
+				this.#inOrder(m.msgType, CLIENT_FLIGHT_ORDER);
 				return this.#serverOnClientFlight(m.msgType, bytes, m.body);
 			case "connected":
 				if (m.msgType === HandshakeType.clientHello) this.#sendAlert(ALERT_WARNING, NO_RENEGOTIATION);
@@ -370,6 +404,15 @@ export class DtlsConnection {
 			default:
 				return unexpected();
 		}
+	}
+
+	/** A message out of its flight's order (`order`), or a repeat, ends the handshake: unexpected_message. */
+	#inOrder(type: number, order: Readonly<Record<number, readonly number[]>>): void {
+		const after = order[type];
+		if (after === undefined || !after.includes(this.#peerLast)) {
+			throw new HandshakeError(`handshake message ${type} out of order (after ${this.#peerLast}) in state ${this.#state}`, AlertDescription.unexpectedMessage);
+		}
+		this.#peerLast = type;
 	}
 
 	/* ------------------------------------------------------------------ client */
@@ -402,7 +445,6 @@ export class DtlsConnection {
 	#clientOnServerFlight(type: number, bytes: Uint8Array, body: Uint8Array): void {
 		switch (type) {
 			case HandshakeType.serverHello: {
-				if (this.#serverRandom.length > 0) break;
 				const sh = decodeServerHello(body);
 				if (sh.serverVersion !== DTLS_1_2 || sh.cipherSuite !== SUITE || sh.compressionMethod !== COMPRESSION_NULL) {
 					throw new HandshakeError("server chose a version or suite we did not offer", AlertDescription.illegalParameter);
@@ -431,35 +473,35 @@ export class DtlsConnection {
 			case HandshakeType.certificateRequest: {
 				const cr = decodeCertificateRequest(body);
 				if (!cr.certificateTypes.includes(CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN)) throw new HandshakeError("server wants a certificate type we lack", AlertDescription.handshakeFailure);
+				// RFC 5246 §7.4.8: our CertificateVerify must use an algorithm the server listed.
+				if (!cr.signatureAlgorithms.includes(ECDSA_SHA256)) throw new HandshakeError("server accepts no ecdsa_secp256r1_sha256 signature", AlertDescription.handshakeFailure);
+				this.#certificateRequested = true;
 				break;
 			}
 			case HandshakeType.serverHelloDone:
 				decodeServerHelloDone(body);
 				this.#transcript.push(bytes);
 				return this.#clientSecondFlight();
-			default:
-				throw new HandshakeError(`unexpected message ${type} in the server's flight`, AlertDescription.unexpectedMessage);
 		}
 		this.#transcript.push(bytes);
 	}
 
+	/** RFC 5246 §7.4.6-§7.4.8: Certificate and CertificateVerify only when the server asked for them. */
 	#clientSecondFlight(): void {
-		if (this.#peerEcdhe === undefined || this.#serverRandom.length === 0) throw new HandshakeError("server flight incomplete", AlertDescription.unexpectedMessage);
 		this.#ecdhe = this.#crypto.ecGenerate();
-		const cert = encodeHandshakeMessage(HandshakeType.certificate, this.#sendSeq++, encodeCertificate(this.#o.identity.certificates));
-		this.#transcript.push(cert);
-		const cke = encodeHandshakeMessage(HandshakeType.clientKeyExchange, this.#sendSeq++, encodeClientKeyExchange(this.#ecdhe.publicKey));
-		this.#transcript.push(cke);
-		this.#deriveKeys(this.#crypto.ecdh(this.#ecdhe.privateKey, this.#peerEcdhe));
-		const signature = this.#crypto.ecdsaSign(this.#o.identity.privateKey, concatBytes(this.#transcript));
-		const cv = encodeHandshakeMessage(HandshakeType.certificateVerify, this.#sendSeq++, encodeCertificateVerify({ signatureAlgorithm: ECDSA_SHA256, signature }));
-		this.#transcript.push(cv);
+		const messages: Uint8Array[] = [];
+		const add = (type: number, body: Uint8Array): void => this.#ourMessage(messages, type, body);
+		if (this.#certificateRequested) add(HandshakeType.certificate, encodeCertificate(this.#o.identity.certificates));
+		add(HandshakeType.clientKeyExchange, encodeClientKeyExchange(this.#ecdhe.publicKey));
+		this.#deriveKeys(this.#crypto.ecdh(this.#ecdhe.privateKey, this.#peerEcdhe!));
+		if (this.#certificateRequested) {
+			const signature = this.#crypto.ecdsaSign(this.#o.identity.privateKey, concatBytes(this.#transcript));
+			add(HandshakeType.certificateVerify, encodeCertificateVerify({ signatureAlgorithm: ECDSA_SHA256, signature }));
+		}
 		const fin = this.#finishedMessage("client finished");
 		this.#switchWriteEpoch();
 		this.#newFlight([
-			{ epoch: 0, type: CONTENT_HANDSHAKE, payload: cert },
-			{ epoch: 0, type: CONTENT_HANDSHAKE, payload: cke },
-			{ epoch: 0, type: CONTENT_HANDSHAKE, payload: cv },
+			...messages.map((payload) => ({ epoch: 0, type: CONTENT_HANDSHAKE, payload })),
 			{ epoch: 0, type: CONTENT_CHANGE_CIPHER_SPEC, payload: CCS_PAYLOAD },
 			{ epoch: 1, type: CONTENT_HANDSHAKE, payload: fin },
 		]);
@@ -493,11 +535,7 @@ export class DtlsConnection {
 			extensions.push(maxFragmentLengthExtension(ext.maxFragmentLength));
 		}
 		const messages: Uint8Array[] = [];
-		const add = (type: number, body: Uint8Array): void => {
-			const m = encodeHandshakeMessage(type, this.#sendSeq++, body);
-			this.#transcript.push(m);
-			messages.push(m);
-		};
+		const add = (type: number, body: Uint8Array): void => this.#ourMessage(messages, type, body);
 		add(HandshakeType.serverHello, encodeServerHello({ serverVersion: DTLS_1_2, random: this.#serverRandom, sessionId: EMPTY, cipherSuite: SUITE, compressionMethod: COMPRESSION_NULL, extensions }));
 		add(HandshakeType.certificate, encodeCertificate(this.#o.identity.certificates));
 		this.#ecdhe = this.#crypto.ecGenerate();
@@ -518,7 +556,6 @@ export class DtlsConnection {
 				this.#checkPeerChain();
 				break;
 			case HandshakeType.clientKeyExchange: {
-				if (this.#peerKey === undefined) throw new HandshakeError("ClientKeyExchange before Certificate", AlertDescription.unexpectedMessage);
 				const point = decodeClientKeyExchange(body);
 				this.#transcript.push(bytes);
 				let shared: Uint8Array;
@@ -531,7 +568,6 @@ export class DtlsConnection {
 				return;
 			}
 			case HandshakeType.certificateVerify: {
-				if (this.#master === undefined) throw new HandshakeError("CertificateVerify before ClientKeyExchange", AlertDescription.unexpectedMessage);
 				const cv = decodeCertificateVerify(body);
 				if (cv.signatureAlgorithm !== ECDSA_SHA256 || !this.#crypto.ecdsaVerify(this.#peerKey!, concatBytes(this.#transcript), cv.signature)) {
 					throw new DtlsAlertError("CertificateVerify signature does not verify", DECRYPT_ERROR, false);
@@ -539,7 +575,7 @@ export class DtlsConnection {
 				break;
 			}
 			case HandshakeType.finished: {
-				if (this.#master === undefined || this.#records.readEpoch === 0) throw new HandshakeError("Finished before keys", AlertDescription.unexpectedMessage);
+				if (this.#records.readEpoch === 0) throw new HandshakeError("Finished before ChangeCipherSpec", AlertDescription.unexpectedMessage);
 				this.#checkFinished(body, "client finished");
 				this.#transcript.push(bytes);
 				const fin = this.#finishedMessage("server finished");
@@ -552,8 +588,6 @@ export class DtlsConnection {
 				this.#retransmit.cancel();
 				return this.#connected();
 			}
-			default:
-				throw new HandshakeError(`unexpected message ${type} in the client's flight`, AlertDescription.unexpectedMessage);
 		}
 		this.#transcript.push(bytes);
 	}
@@ -596,6 +630,13 @@ export class DtlsConnection {
 		const expected = verifyData(this.#crypto, this.#master!, label, this.#crypto.sha256(concatBytes(this.#transcript)));
 		const got = decodeFinished(body);
 		if (!bytesEqualConstantTime(expected, got)) throw new DtlsAlertError("Finished does not verify", DECRYPT_ERROR, false);
+	}
+
+	/** Encodes our next handshake message into `flight` and the transcript. */
+	#ourMessage(flight: Uint8Array[], type: number, body: Uint8Array): void {
+		const m = encodeHandshakeMessage(type, this.#sendSeq++, body);
+		this.#transcript.push(m);
+		flight.push(m);
 	}
 
 	#setMaxFragment(bytes: number): void {

@@ -120,7 +120,7 @@ export class Registrar {
 			maxSessions: o.maxSessions ?? 256,
 			idleTimeoutMs: o.idleTimeoutMs ?? 120_000,
 			handler: router.handler,
-			coap: { blockSzx: BLOCK_SZX },
+			coap: { blockSzx: BLOCK_SZX, log: (level, message) => o.host.log(level, message) },
 		});
 	}
 

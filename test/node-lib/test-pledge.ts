@@ -13,7 +13,7 @@ import { uintOptionValue } from "../../modules/coap/message.js";
 import type { ReceivedResponse } from "../../modules/coap/types.js";
 import { encodeCoseSign1, signCoseSign1 } from "../../modules/cose/sign1.js";
 import type { CryptoProvider } from "../../modules/crypto/provider.js";
-import { openCoapsClient, type CoapsClient } from "../../modules/dtls/coaps.js";
+import { openCoapsClient, type CoapsClient, type CoapsClientOptions } from "../../modules/dtls/coaps.js";
 import { provisionalVerifier } from "../../modules/dtls/peer-verifier.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { encodeStatusTelemetry } from "../../modules/voucher/telemetry.js";
@@ -42,7 +42,14 @@ export interface Session {
 	registrarChain: Uint8Array[];
 }
 
-export async function connect(host: Host, crypto: CryptoProvider, server: UdpPeer, identity: { chain: Uint8Array[]; privateKey: Uint8Array }): Promise<Session> {
+/** `maxFragmentLength` and `coap` override the defaults (2^10; 512-byte blocks). */
+export async function connect(
+	host: Host,
+	crypto: CryptoProvider,
+	server: UdpPeer,
+	identity: { chain: Uint8Array[]; privateKey: Uint8Array },
+	o: { maxFragmentLength?: 512 | 1024; coap?: CoapsClientOptions["coap"] } = {},
+): Promise<Session> {
 	let registrarChain: Uint8Array[] = [];
 	const client = await openCoapsClient({
 		host,
@@ -50,8 +57,8 @@ export async function connect(host: Host, crypto: CryptoProvider, server: UdpPee
 		server,
 		identity: { certificates: identity.chain, privateKey: identity.privateKey },
 		verifyPeer: provisionalVerifier((c) => (registrarChain = c)),
-		dtls: { maxFragmentLength: 1024 },
-		coap: { blockSzx: 5, ackTimeoutMs: 1000, maxRetransmitIntervalMs: 8000 },
+		dtls: { maxFragmentLength: o.maxFragmentLength ?? 1024 },
+		coap: { blockSzx: 5, ackTimeoutMs: 1000, maxRetransmitIntervalMs: 8000, ...o.coap },
 	});
 	return { client, server, registrarChain };
 }

@@ -5,7 +5,8 @@ import { ManualClock, MemoryNetwork, SeededRandom, createXsHost, type InFlight }
 import type { Host, UdpPeer } from "../../hosts/host.js";
 import { ACK, ALL_COAP_NODES_LINK_LOCAL, CON, Code, NON, Opt, POST, PUT, RST } from "../../modules/coap/constants.js";
 import { CoapClosedError, CoapResetError, CoapTimeoutError } from "../../modules/coap/errors.js";
-import { decode, findOption, option, uintOptionValue } from "../../modules/coap/message.js";
+import { decode, encode, findOption, option, uintOptionValue } from "../../modules/coap/message.js";
+import { CoapEndpoint } from "../../modules/coap/endpoint.js";
 import { decodeBlock } from "../../modules/coap/block.js";
 import type { CoapHandler, CoapRequest } from "../../modules/coap/endpoint.js";
 import { openUdpCoap, type UdpCoapOptions } from "../../modules/coap/udp-endpoint.js";
@@ -53,6 +54,46 @@ async function pair(w: World, handler: CoapHandler, serverOptions: UdpCoapOption
 const hello: CoapHandler = (req) => ({ code: Code.Content, payload: utf8Encode(`hello ${req.path.join("/")}`) });
 
 export default suite("coap endpoint", (test) => {
+	test("a transport that refuses a reply, or a reply that does not encode, costs only that message: counted, logged, a 5.00 instead", async () => {
+		const clock = new ManualClock();
+		const random = new SeededRandom(11);
+		const sent: Uint8Array[] = [];
+		const logs: string[] = [];
+		let refuse = false;
+		const endpoint = new CoapEndpoint({
+			clock,
+			random: (b) => random.fill(b),
+			log: (_level, message) => logs.push(message),
+			transport: {
+				send: (d) => {
+					if (refuse) throw new RangeError("application data over the record limit of 512 bytes");
+					sent.push(d);
+				},
+			},
+			handler: (req) => {
+				if (req.path[0] === "bad") return { code: Code.Content, options: [option(70_000, "")] };
+				const res = { code: Code.Content, payload: pattern(100) };
+				return req.path[0] === "slow" ? new Promise((resolve) => clock.timer(() => resolve(res)).arm(10)) : res;
+			},
+		});
+		const from = { address: "fe80::2", port: 40000, zone: "wpan0", multicast: false };
+		const get = (mid: number, path: string): Uint8Array => encode({ type: CON, code: 1, messageId: mid, token: new Uint8Array([mid]), options: [option(Opt.UriPath, path)], payload: new Uint8Array(0) });
+		refuse = true;
+		// From the socket callback (synchronous handler) and from a promise continuation (slow one).
+		endpoint.receive(get(1, "fast"), from);
+		endpoint.receive(get(2, "slow"), from);
+		await runFor(clock, 100);
+		equal(endpoint.stats().sendErrors, 2);
+		equal(logs.length, 2);
+		ok(logs.every((l) => /not sent: application data over the record limit/.test(l)), logs.join("; "));
+		refuse = false;
+		endpoint.receive(get(3, "bad"), from);
+		const reply = decode(sent[0]!);
+		deepEqual([reply.type, reply.code, reply.messageId], [ACK, Code.InternalServerError, 3]);
+		equal(endpoint.stats().sendErrors, 3);
+		endpoint.close();
+	});
+
 	test("CON GET gets a piggybacked response over link-local addresses", async () => {
 		const w = world();
 		let seen: CoapRequest | undefined;

@@ -127,7 +127,7 @@ export default suite("coap endpoint layers", (test) => {
 		equal(sent.length, 3, "no retransmission after the ACK");
 		messages.onAckOrReset(decode(emptyMessage(ACK, held)), PEER);
 		equal(acks.length, 1, "a late duplicate ACK is ignored");
-		deepEqual(messages.stats, { sent: 3, received: 0, retransmissions: 2, duplicates: 0, parseErrors: 0, resetsSent: 0 });
+		deepEqual(messages.stats, { sent: 3, received: 0, retransmissions: 2, duplicates: 0, parseErrors: 0, resetsSent: 0, sendErrors: 0 });
 		equal(messages.allocateMid(), (first + 3) & 0xffff);
 	});
 

@@ -11,7 +11,19 @@ import { pledgeCredentials, registrarCredentials } from "../lib/draft-dtls.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
 import { CONTENT_ALERT, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, DTLS_1_2, parseDatagram, recordLength, writeRecord } from "../../modules/dtls/record.js";
-import { CipherSuite, decodeHelloVerifyRequest, encodeClientHello, encodeHandshakeMessage, extendedMasterSecretExtension, HandshakeType } from "../../modules/dtls/handshake.js";
+import {
+	CipherSuite,
+	CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
+	decodeHandshakeMessage,
+	decodeHelloVerifyRequest,
+	encodeCertificateRequest,
+	encodeClientHello,
+	encodeHandshakeMessage,
+	extendedMasterSecretExtension,
+	HandshakeType,
+	type HandshakeMessage,
+} from "../../modules/dtls/handshake.js";
+import { concatBytes } from "../../modules/util/hex.js";
 import { peerKey } from "../../modules/util/peer.js";
 
 const pem = (name: string): Uint8Array => pemToDer(fixture(`cbrski/${name}`))[0]!;
@@ -146,6 +158,23 @@ function clientHelloRecord(random: Uint8Array, cookie: Uint8Array): Uint8Array {
 	return plaintextRecord(CONTENT_HANDSHAKE, 0, encodeHandshakeMessage(HandshakeType.clientHello, 0, body));
 }
 
+/**
+ * A filter that rewrites the Registrar's first flight (one whole plaintext message per record) with
+ * `edit`, renumbering message_seq so that the pledge reassembles what the edit left.
+ */
+function editServerFlight(edit: (messages: HandshakeMessage[]) => HandshakeMessage[]): (d: InFlight) => boolean {
+	return (d) => {
+		const records = parseDatagram(d.data).records;
+		const first = records[0];
+		if (d.from.port !== REGISTRAR.port || first === undefined || first.epoch !== 0 || first.type !== CONTENT_HANDSHAKE) return true;
+		const messages = records.map((r) => decodeHandshakeMessage(d.data.slice(r.offset, r.offset + r.length)));
+		if (messages[0]!.msgType !== HandshakeType.serverHello) return true;
+		const seq = messages[0]!.messageSeq;
+		d.data = concatBytes(edit(messages).map((m, i) => plaintextRecord(CONTENT_HANDSHAKE, first.sequence + i, encodeHandshakeMessage(m.msgType, seq + i, m.body))));
+		return true;
+	};
+}
+
 /** Sends "ping" from the pledge and reports whether the Registrar's echo came back. */
 async function echoes(h: { client: DtlsConnection; clock: ManualClock; out: Outcome }, text = "ping"): Promise<boolean> {
 	const before = h.out.clientGot.length;
@@ -213,6 +242,40 @@ export default suite("dtls handshake flow", (test) => {
 		const h = await handshake({ serverKey: "key-pledge.pem" });
 		equal(h.out.clientConnected, false);
 		ok(h.out.clientError instanceof DtlsAlertError && h.out.clientError.alert === 51, `client: ${h.out.clientError?.message}`);
+		h.close();
+	});
+
+	test("a server flight out of order: no ServerKeyExchange, ServerKeyExchange before Certificate, ServerHello or Certificate twice: unexpected_message", async () => {
+		const edits: [string, (m: HandshakeMessage[]) => HandshakeMessage[]][] = [
+			["no ServerKeyExchange", (m) => m.filter((x) => x.msgType !== HandshakeType.serverKeyExchange)],
+			["ServerKeyExchange first", (m) => [m[0]!, m[2]!, m[1]!, ...m.slice(3)]],
+			["ServerHello twice", (m) => [m[0]!, ...m]],
+			["Certificate twice", (m) => [m[0]!, m[1]!, ...m.slice(1)]],
+		];
+		for (const [what, edit] of edits) {
+			const h = await handshake({ filter: editServerFlight(edit) });
+			equal(h.out.clientConnected, false, what);
+			ok(h.out.clientError instanceof DtlsAlertError && h.out.clientError.alert === 10 && !h.out.clientError.received, `${what}: client ${h.out.clientError?.message}`);
+			equal(h.out.serverConnected, false, what);
+			h.close();
+		}
+	});
+
+	test("a CertificateRequest without ecdsa_secp256r1_sha256: handshake_failure (RFC 5246 §7.4.8)", async () => {
+		const body = encodeCertificateRequest({ certificateTypes: [CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN], signatureAlgorithms: [0x0401], certificateAuthorities: [] });
+		const h = await handshake({ filter: editServerFlight((m) => m.map((x) => (x.msgType === HandshakeType.certificateRequest ? { ...x, body } : x))) });
+		equal(h.out.clientConnected, false);
+		ok(h.out.clientError instanceof DtlsAlertError && h.out.clientError.alert === 40, `client: ${h.out.clientError?.message}`);
+		h.close();
+	});
+
+	test("a server that asks for no certificate gets neither Certificate nor CertificateVerify (and the Registrar, which requires one, refuses)", async () => {
+		const h = await handshake({ filter: editServerFlight((m) => m.filter((x) => x.msgType !== HandshakeType.certificateRequest)) });
+		const pledgeSent = h.trace.filter((d) => d.from.port === 40000).flatMap((d) => parseDatagram(d.data).records.filter((r) => r.type === CONTENT_HANDSHAKE && r.epoch === 0).map((r) => d.data[r.offset]!));
+		ok(pledgeSent.includes(HandshakeType.clientKeyExchange), `the pledge sent its flight (${pledgeSent.join(",")})`);
+		ok(!pledgeSent.includes(HandshakeType.certificate) && !pledgeSent.includes(HandshakeType.certificateVerify), `no Certificate or CertificateVerify (${pledgeSent.join(",")})`);
+		equal(h.out.serverConnected, false);
+		ok(h.out.serverError instanceof DtlsAlertError && h.out.serverError.alert === 10, `server: ${h.out.serverError?.message}`);
 		h.close();
 	});
 

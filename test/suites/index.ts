@@ -25,6 +25,7 @@ import est from "./est.suite.js";
 import pledge from "./pledge.suite.js";
 import tokenBucket from "./token-bucket.suite.js";
 import sixlowpan from "./sixlowpan.suite.js";
+import dtlsClientAuth from "./dtls-client-auth.suite.js";
 
 export const suites: Suite[] = [
 	aesCcm,
@@ -51,4 +52,5 @@ export const suites: Suite[] = [
 	pledge,
 	tokenBucket,
 	sixlowpan,
+	dtlsClientAuth,
 ];
