@@ -14,7 +14,7 @@ import { airtimeUs } from "../../modules/ieee802154/frame.js";
 import { formatIPv6 } from "../../modules/util/ipv6.js";
 import { EventQueue } from "./event-queue.js";
 import { PcapWriter } from "./pcap.js";
-import { Medium, Radio, type RadioCounters, type Transmission } from "./radio.js";
+import { Medium, Radio, type MacSettings, type RadioCounters, type Transmission } from "./radio.js";
 import { toHex as hex } from "../../modules/util/hex.js";
 import { ETH, parseAddress, SimNode, WPAN, type NodeCounters } from "./node.js";
 
@@ -31,6 +31,8 @@ export interface MeshSimOptions {
 	/** Names the class of an IPv6 packet for the counters (default: "icmpv6" or "udp:<lower port>"). */
 	classify?: (packet: Uint8Array) => string;
 	reassemblyTimeoutMs?: number;
+	/** MAC PIB settings of every radio (default: the standard's defaults). */
+	mac?: Partial<MacSettings>;
 	log?: Host["log"];
 }
 
@@ -139,7 +141,7 @@ export class MeshSim {
 					callback();
 				}),
 		});
-		this.medium = new Medium(this.queue, new SeededRandom(this.#seed));
+		this.medium = new Medium(this.queue, new SeededRandom(this.#seed), o.mac);
 		this.panId = o.panId ?? 0xabcd;
 		this.meshPrefix = parseAddress(o.meshPrefix ?? "2001:db8:1::").slice(0, 8);
 		this.contexts = Object.freeze([this.meshPrefix]);
