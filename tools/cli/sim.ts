@@ -112,7 +112,7 @@ export const simCommand: Command = {
 		const mode = oneOf(values["mode"], "mode", MODES) ?? SIM_DEFAULTS.mode;
 		const topology = oneOf(values["topology"], "topology", TOPOLOGIES) ?? SIM_DEFAULTS.topology;
 		const loss = numberOption(values["loss"], "loss", 0, 1) ?? SIM_DEFAULTS.loss;
-		const macRetries = intOption(values["mac-retries"], "mac-retries", 0, 8);
+		const macRetries = intOption(values["mac-retries"], "mac-retries", 0, 7);
 		const deviceName = oneOf(values["device"], "device", DEVICE_NAMES) ?? "none";
 		const figures = {
 			...(values["ecdsa-sign-ms"] !== undefined ? { ecdsaSignMs: numberOption(values["ecdsa-sign-ms"], "ecdsa-sign-ms", 0, 1e6)! } : {}),
