@@ -62,6 +62,18 @@ describe("manifest_joinproxy.json (the join proxy node's device build)", () => {
 	});
 });
 
+describe("manifest_crypto.json (the native CryptoProvider of the device apps)", () => {
+	const m = JSON.parse(readFileSync(join(root, "manifest_crypto.json"), "utf8")) as Record<string, unknown>;
+	const r = checkManifest(m, tree);
+	it("every specifier resolves, mirrors its path (or is a host stand-in), and relative imports resolve alike", () => none([...r.resolve, ...r.mirror, ...r.imports]));
+	it("every module is preloaded by its exact name", () => none(r.preload));
+	it("lists no third-party file: SHA-256, AES and P-256 are the SDK's native ones", () => {
+		const sources = Object.values(m["modules"] as Record<string, string | string[]>).flat();
+		assert.deepEqual(sources.filter((s) => !s.startsWith("./") && !s.startsWith("$(MODULES)/crypt/")), []);
+		assert.deepEqual(sources.filter((s) => s.includes("node_modules")), []);
+	});
+});
+
 /* ------------------------------------------------------------------------------------------- */
 
 function fakeTree(files: Record<string, string>): Tree {

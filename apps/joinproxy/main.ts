@@ -9,6 +9,10 @@
  *   mode         auto | stateful | stateless            discover    Registrar-facing interface for ff05::fd
  *   logLevel     debug | info | warn | error            statsMs     print stats() as JSON every N ms
  *
+ * In an instrumented build (mcconfig -i) each stats line is followed by a `memory` line: the XS
+ * slot heap and chunk heap in use (bytes), keys and garbage collections, from Moddable's
+ * instrumentation (the lin simulator samples it once a second).
+ *
  * Not preloaded on lin (it imports `preference`, which reads its file when loaded); everything it
  * imports is. The default export runs at boot.
  */
@@ -16,6 +20,7 @@
 import config from "mc/config";
 import Preference from "preference";
 import Timer from "timer";
+import Instrumentation from "instrumentation";
 import { createModdableHost } from "../../hosts/moddable/index.js";
 import { JoinProxy, type JoinProxyOptions, type ProxyMode } from "../../src/joinproxy/join-proxy.js";
 import { registrarFromTarget } from "../../src/joinproxy/registrar-discovery.js";
@@ -60,6 +65,19 @@ function options(host: JoinProxyOptions["host"]): JoinProxyOptions {
 	return o;
 }
 
+const SAMPLES = Object.freeze({ slotBytes: "XS Slot Heap Used", chunkBytes: "XS Chunk Heap Used", keys: "XS Keys Used", gc: "XS Garbage Collection Count" } as const);
+
+/** Moddable's instrumentation, or undefined in a build without it. */
+function sample(): Record<keyof typeof SAMPLES, number> | undefined {
+	const out = { slotBytes: 0, chunkBytes: 0, keys: 0, gc: 0 };
+	for (const [field, name] of Object.entries(SAMPLES) as [keyof typeof SAMPLES, (typeof SAMPLES)[keyof typeof SAMPLES]][]) {
+		const value = Instrumentation.get(Instrumentation.map(name));
+		if (value === undefined) return undefined;
+		out[field] = value;
+	}
+	return out;
+}
+
 export default function main(): void {
 	const level = setting("logLevel") || "info";
 	const host = createModdableHost({ preference: Preference, logLevel: (LEVELS.includes(level) ? level : "info") as "info" });
@@ -67,7 +85,11 @@ export default function main(): void {
 		JoinProxy.start(options(host)).then(
 			(proxy) => {
 				const every = Number(setting("statsMs"));
-				if (every > 0) Timer.repeat(() => trace(`stats ${JSON.stringify(proxy.stats())}\n`), every);
+				if (every > 0) Timer.repeat(() => {
+					trace(`stats ${JSON.stringify(proxy.stats())}\n`);
+					const memory = sample();
+					if (memory !== undefined) trace(`memory ${JSON.stringify(memory)}\n`);
+				}, every);
 			},
 			(e: unknown) => host.log("error", `join proxy: ${String(e)}`),
 		);

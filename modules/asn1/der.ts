@@ -23,15 +23,15 @@ export class DerError extends Error {
 }
 
 /** Tag classes, bits 8-7 of the identifier octet (X.690 §8.1.2.2). */
-export const TagClass = {
+export const TagClass = Object.freeze({
 	UNIVERSAL: 0,
 	APPLICATION: 1,
 	CONTEXT: 2,
 	PRIVATE: 3,
-} as const;
+} as const);
 
 /** Universal class tag numbers (X.680 §8.4, Table 1). */
-export const Tag = {
+export const Tag = Object.freeze({
 	BOOLEAN: 1,
 	INTEGER: 2,
 	BIT_STRING: 3,
@@ -50,7 +50,7 @@ export const Tag = {
 	VISIBLE_STRING: 26,
 	UNIVERSAL_STRING: 28,
 	BMP_STRING: 30,
-} as const;
+} as const);
 
 /** Nesting limit of DerReader; X.509 certificates need about 8 levels. */
 export const MAX_DEPTH = 32;

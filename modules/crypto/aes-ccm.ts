@@ -26,7 +26,7 @@
 import { AesBlock } from "./aes.js";
 
 /** RFC 3610 §2: valid M (authentication field size, octets). */
-const TAG_LENGTHS: readonly number[] = [4, 6, 8, 10, 12, 14, 16];
+const TAG_LENGTHS: readonly number[] = Object.freeze([4, 6, 8, 10, 12, 14, 16]);
 /** RFC 3610 §2: valid L (length field size, octets) is 2..8 (1 is reserved); nonce is 15 - L. */
 const MIN_L = 2;
 const MAX_L = 8;

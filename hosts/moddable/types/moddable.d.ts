@@ -46,3 +46,26 @@ declare module "crypt" {
 		reset(): void;
 	}
 }
+
+declare module "time" {
+	const Time: {
+		/** Milliseconds from an arbitrary origin. */
+		readonly ticks: number;
+	};
+	export { Time as default };
+}
+
+declare module "text/encoder" {
+	class TextEncoder {
+		encode(text: string): Uint8Array;
+	}
+	export { TextEncoder as default };
+}
+
+declare module "instrumentation" {
+	const Instrumentation: {
+		get(what: number | undefined): number | undefined;
+		map(name: string): number | undefined;
+	};
+	export { Instrumentation as default };
+}
