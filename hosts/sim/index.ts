@@ -14,4 +14,6 @@ export { PcapWriter, LINKTYPE_IEEE802_15_4_WITHFCS } from "./pcap.js";
 export { EventQueue } from "./event-queue.js";
 export { chargedCrypto, deviceProfile, DEVICE_NAMES } from "./device-profile.js";
 export type { DeviceProfile } from "./device-profile.js";
-export type { RadioCounters } from "./radio.js";
+export type { MacSettings, RadioCounters } from "./radio.js";
+export { macSettings, DEFAULT_MAC } from "./radio.js";
+export { VerifyCache } from "./verify-cache.js";

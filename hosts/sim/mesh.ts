@@ -7,14 +7,14 @@
  * datagram class. Every node's Host runs on the one ManualClock; one seed fixes the whole run.
  */
 
-import type { Host } from "../host.js";
+import type { Clock, Host } from "../host.js";
 import { ManualClock } from "../xs/manual-clock.js";
 import { SeededRandom } from "../xs/seeded-random.js";
 import { airtimeUs } from "../../modules/ieee802154/frame.js";
 import { formatIPv6 } from "../../modules/util/ipv6.js";
 import { EventQueue } from "./event-queue.js";
 import { PcapWriter } from "./pcap.js";
-import { Medium, Radio, type RadioCounters, type Transmission } from "./radio.js";
+import { Medium, Radio, type MacSettings, type RadioCounters, type Transmission } from "./radio.js";
 import { toHex as hex } from "../../modules/util/hex.js";
 import { ETH, parseAddress, SimNode, WPAN, type NodeCounters } from "./node.js";
 
@@ -31,6 +31,8 @@ export interface MeshSimOptions {
 	/** Names the class of an IPv6 packet for the counters (default: "icmpv6" or "udp:<lower port>"). */
 	classify?: (packet: Uint8Array) => string;
 	reassemblyTimeoutMs?: number;
+	/** MAC PIB settings of every radio (default: the standard's defaults). */
+	mac?: Partial<MacSettings>;
 	log?: Host["log"];
 }
 
@@ -97,6 +99,15 @@ export interface SimStats {
 
 export class MeshSim {
 	readonly clock: ManualClock;
+	/**
+	 * Application callbacks run so far: expiries of timers armed through a node's host (or
+	 * `hostClock`), and datagrams and ICMPv6 errors handed to sockets. A driver needs a macrotask
+	 * turn, to let promise continuations run, only after one of these: the radio's, 6LoWPAN's and
+	 * routing's own events create no promise work.
+	 */
+	appCalls = 0;
+	/** The clock the nodes' hosts see: `clock`, with each timer expiry counted in `appCalls`. */
+	readonly hostClock: Clock;
 	readonly queue: EventQueue;
 	readonly medium: Medium;
 	readonly backbone: Backbone;
@@ -120,7 +131,17 @@ export class MeshSim {
 		this.#seed = o.seed >>> 0;
 		this.clock = o.clock ?? new ManualClock();
 		this.queue = new EventQueue(this.clock);
-		this.medium = new Medium(this.queue, new SeededRandom(this.#seed));
+		const clock = this.clock;
+		this.hostClock = Object.freeze({
+			now: () => clock.now(),
+			wallTime: () => clock.wallTime(),
+			timer: (callback: () => void) =>
+				clock.timer(() => {
+					this.appCalls++;
+					callback();
+				}),
+		});
+		this.medium = new Medium(this.queue, new SeededRandom(this.#seed), o.mac);
 		this.panId = o.panId ?? 0xabcd;
 		this.meshPrefix = parseAddress(o.meshPrefix ?? "2001:db8:1::").slice(0, 8);
 		this.contexts = Object.freeze([this.meshPrefix]);

@@ -153,7 +153,7 @@ export class SimNode {
 		this.host = {
 			udp: this.#udp,
 			icmp: this.#icmp,
-			clock: sim.clock,
+			clock: sim.hostClock,
 			random: (bytes) => this.#rng.fill(bytes),
 			storage,
 			log: (level, message) => sim.log(level, `${this.name}: ${message}`),
@@ -255,7 +255,10 @@ export class SimNode {
 		this.counters.noRoute++;
 		if (origin !== undefined) {
 			const error: IcmpError = { type: ICMP_DEST_UNREACHABLE, code: CODE_NO_ROUTE, to: { address: formatIPv6(packet, 24), port: (packet[42]! << 8) | packet[43]!, zone: "" } };
-			this.sim.queue.after(0, () => origin.options.onIcmpError?.(error));
+			this.sim.queue.after(0, () => {
+				this.sim.appCalls++;
+				origin.options.onIcmpError?.(error);
+			});
 		} else this.#sendIcmpError(ICMP_DEST_UNREACHABLE, CODE_NO_ROUTE, packet, "", false);
 	}
 
@@ -356,6 +359,7 @@ export class SimNode {
 			a.multicast = multicast;
 			this.counters.ipDelivered++;
 			delivered = true;
+			this.sim.appCalls++;
 			s.options.onDatagram(s.buffer.subarray(0, data.length), a);
 			if (!multicast) return;
 		}
@@ -386,6 +390,7 @@ export class SimNode {
 		const error: IcmpError = { type, code: packet[41]!, to: { address: formatIPv6(packet, q + 24), port: (packet[q + 42]! << 8) | packet[q + 43]!, zone: "" } };
 		for (const s of this.sockets) {
 			if (s.port === srcPort) {
+				this.sim.appCalls++;
 				s.options.onIcmpError?.(error);
 				return;
 			}

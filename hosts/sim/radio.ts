@@ -31,6 +31,30 @@ export const MAC_MAX_BE = 5;
 export const MAC_MAX_CSMA_BACKOFFS = 4;
 export const MAC_MAX_FRAME_RETRIES = 3;
 
+/** MAC PIB attributes a deployment may set (§7.4.2, Table 86: the ranges allowed). */
+export interface MacSettings {
+	/** macMinBE, 0..macMaxBE (default 3). */
+	minBe: number;
+	/** macMaxBE, 3..8 (default 5). */
+	maxBe: number;
+	/** macMaxCSMABackoffs, 0..5 (default 4). */
+	maxCsmaBackoffs: number;
+	/** macMaxFrameRetries, 0..7 (default 3). */
+	maxFrameRetries: number;
+}
+
+export const DEFAULT_MAC: Readonly<MacSettings> = Object.freeze({ minBe: MAC_MIN_BE, maxBe: MAC_MAX_BE, maxCsmaBackoffs: MAC_MAX_CSMA_BACKOFFS, maxFrameRetries: MAC_MAX_FRAME_RETRIES });
+
+/** `o` over the defaults, refused outside Table 86's ranges. */
+export function macSettings(o: Partial<MacSettings> = {}): Readonly<MacSettings> {
+	const m = { ...DEFAULT_MAC, ...o };
+	const within = (v: number, lo: number, hi: number): boolean => Number.isInteger(v) && v >= lo && v <= hi;
+	if (!within(m.maxBe, 3, 8) || !within(m.minBe, 0, m.maxBe)) throw new RangeError("macMinBE must be in 0..macMaxBE and macMaxBE in 3..8");
+	if (!within(m.maxCsmaBackoffs, 0, 5)) throw new RangeError("macMaxCSMABackoffs must be in 0..5");
+	if (!within(m.maxFrameRetries, 0, 7)) throw new RangeError("macMaxFrameRetries must be in 0..7");
+	return Object.freeze(m);
+}
+
 export interface LinkQuality {
 	/** Probability that a frame that did not collide is still lost on this directed link. */
 	loss: number;
@@ -76,13 +100,15 @@ export interface OutgoingFrame {
 export class Medium {
 	readonly queue: EventQueue;
 	readonly rng: SeededRandom;
+	readonly mac: Readonly<MacSettings>;
 	readonly radios: Radio[] = [];
 	/** Sees every transmission as it starts (pcap, counters). */
 	readonly taps: ((tx: Transmission) => void)[] = [];
 
-	constructor(queue: EventQueue, rng: SeededRandom) {
+	constructor(queue: EventQueue, rng: SeededRandom, mac: Partial<MacSettings> = {}) {
 		this.queue = queue;
 		this.rng = rng;
+		this.mac = macSettings(mac);
 	}
 
 	/** Starts a transmission now; receivers are decided at its end. */
@@ -190,15 +216,16 @@ export class Radio {
 		const q = this.medium.queue;
 		const rng = this.medium.rng;
 		let nb = 0;
-		let be = MAC_MIN_BE;
+		const mac = this.medium.mac;
+		let be = mac.minBe;
 		const backoff = (): void => {
 			q.after(rng.int(1 << be) * UNIT_BACKOFF_US, () => {
 				const ccaStart = q.nowUs();
 				q.after(CCA_US, () => {
 					if (this.heardUntil > ccaStart || this.transmittingUntil > ccaStart) {
 						nb++;
-						be = Math.min(be + 1, MAC_MAX_BE);
-						if (nb > MAC_MAX_CSMA_BACKOFFS) {
+						be = Math.min(be + 1, mac.maxBe);
+						if (nb > mac.maxCsmaBackoffs) {
 							this.counters.channelAccessFailures++;
 							this.#finish(out, false);
 						} else backoff();
@@ -223,7 +250,7 @@ export class Radio {
 			this.medium.queue.after(ACK_WAIT_US, () => {
 				if (this.#awaiting?.attempt !== attempt) return; // acknowledged meanwhile
 				this.#awaiting = undefined;
-				if (retries < MAC_MAX_FRAME_RETRIES) {
+				if (retries < this.medium.mac.maxFrameRetries) {
 					this.counters.retries++;
 					this.#attemptFrame(out, retries + 1);
 				} else {

@@ -87,6 +87,17 @@ export interface PledgeTiming {
 	blockSzx: number;
 	/** DTLS max_fragment_length asked for (P10: 2^9 or 2^10; default 1024, which a 512-byte block plus headers fits). */
 	maxFragmentLength: 512 | 1024;
+	/**
+	 * Largest DTLS datagram the pledge sends (default 1024, the PMTU cBRSKI §6.1.4 assumes). Over
+	 * 6LoWPAN a smaller one spans fewer 802.15.4 frames, and since the peer keeps the handshake
+	 * fragments it got (RFC 6347 §4.2.3), a retransmitted flight only has to fill the holes.
+	 */
+	dtlsMtu: number;
+	/**
+	 * First DTLS flight retransmission timeout (default 1 s, RFC 6347 §4.2.4.1). RFC 7925 §11
+	 * recommends 9 s for constrained networks, where a flight alone can take seconds on air.
+	 */
+	dtlsRetransmitInitialMs: number;
 	/** Cap on waiting after 5.03 + Max-Age before resending (P20: 60 s). */
 	maxDelayMs: number;
 	/** Most 5.03 retries of one request before the attempt fails. */
@@ -102,6 +113,8 @@ export const DEFAULT_TIMING: Readonly<PledgeTiming> = Object.freeze({
 	maxRetransmitIntervalMs: 8000,
 	blockSzx: 5,
 	maxFragmentLength: 1024,
+	dtlsMtu: 1024,
+	dtlsRetransmitInitialMs: 1000,
 	maxDelayMs: 60_000,
 	maxDelayedRetries: 20,
 });
@@ -369,7 +382,7 @@ export class Pledge {
 				...(peer.zone !== "" ? { zone: peer.zone } : {}),
 				identity,
 				verifyPeer,
-				dtls: { maxFragmentLength: this.#t.maxFragmentLength, handshakeTimeoutMs: this.#t.handshakeTimeoutMs },
+				dtls: { maxFragmentLength: this.#t.maxFragmentLength, handshakeTimeoutMs: this.#t.handshakeTimeoutMs, mtu: this.#t.dtlsMtu, retransmitInitialMs: this.#t.dtlsRetransmitInitialMs },
 				coap: { maxRetransmitIntervalMs: this.#t.maxRetransmitIntervalMs, blockSzx: this.#t.blockSzx },
 			});
 			this.#session = s;

@@ -76,6 +76,8 @@ export interface RegistrarOptions {
 	retryAfterSeconds?: number;
 	/** DTLS associations kept at once (default 256) and their idle expiry (default 120 s). */
 	maxSessions?: number;
+	/** DTLS datagram size and first flight retransmission timeout (defaults: DtlsConnection's, 1024 and 1 s). */
+	dtls?: { mtu?: number; retransmitInitialMs?: number };
 	idleTimeoutMs?: number;
 }
 
@@ -126,6 +128,7 @@ export class Registrar {
 			identity: { certificates: o.identity.chain, privateKey: o.identity.privateKey },
 			verifyPeer: policy.verifyPeer,
 			maxSessions: o.maxSessions ?? 256,
+			...o.dtls,
 			idleTimeoutMs: o.idleTimeoutMs ?? 120_000,
 			handler: router.handler,
 			coap: { blockSzx: BLOCK_SZX, log: (level, message) => o.host.log(level, message) },

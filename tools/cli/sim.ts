@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { DEVICE_NAMES, deviceProfile } from "../../hosts/sim/index.js";
 import { TOPOLOGIES, type TopologyKind } from "../sim/layout.js";
 import { htmlReport, jsonSummary, summaryTable } from "../sim/report.js";
-import { MODES, runScenario, type Progress, type ScenarioMode } from "../sim/scenario.js";
+import { LOWPAN_MAC, MODES, runScenario, type Progress, type ScenarioMode } from "../sim/scenario.js";
 import { intOption, UsageError, type Command } from "./command.js";
 
 export const SIM_DEFAULTS = Object.freeze({ pledges: 20, proxies: 3, mode: "mixed" as ScenarioMode, topology: "grid" as TopologyKind, loss: 0, seed: 1, out: "sim-out" });
@@ -24,6 +24,7 @@ Options:
   --topology T       ${TOPOLOGIES.join("|")} (default ${SIM_DEFAULTS.topology}); star: every pledge next to one proxy
   --loss P           frame loss probability per radio link, 0 <= P < 1 (default ${SIM_DEFAULTS.loss})
   --seed S           seed of every random choice (default ${SIM_DEFAULTS.seed})
+  --mac-retries N    macMaxFrameRetries of every radio, 0..7 (default ${LOWPAN_MAC.maxFrameRetries})
   --device D         ${DEVICE_NAMES.join("|")}: charge the pledges' crypto to simulated CPU time (default none);
                      figures that are not published must be given:
   --ecdsa-sign-ms X, --ecdsa-verify-ms X, --ecdh-ms X, --aes-block-us X
@@ -89,6 +90,7 @@ export const simCommand: Command = {
 		topology: { type: "string" },
 		loss: { type: "string" },
 		seed: { type: "string" },
+		"mac-retries": { type: "string" },
 		device: { type: "string" },
 		"ecdsa-sign-ms": { type: "string" },
 		"ecdsa-verify-ms": { type: "string" },
@@ -110,6 +112,7 @@ export const simCommand: Command = {
 		const mode = oneOf(values["mode"], "mode", MODES) ?? SIM_DEFAULTS.mode;
 		const topology = oneOf(values["topology"], "topology", TOPOLOGIES) ?? SIM_DEFAULTS.topology;
 		const loss = numberOption(values["loss"], "loss", 0, 1) ?? SIM_DEFAULTS.loss;
+		const macRetries = intOption(values["mac-retries"], "mac-retries", 0, 7);
 		const deviceName = oneOf(values["device"], "device", DEVICE_NAMES) ?? "none";
 		const figures = {
 			...(values["ecdsa-sign-ms"] !== undefined ? { ecdsaSignMs: numberOption(values["ecdsa-sign-ms"], "ecdsa-sign-ms", 0, 1e6)! } : {}),
@@ -132,7 +135,7 @@ export const simCommand: Command = {
 		const progress = progressPrinter(values["quiet"] === true);
 
 		const started = process.hrtime.bigint();
-		const r = await runScenario({ pledges, proxies, mode, topology, loss, seed, ...(device !== undefined ? { device } : {}), pcap: pcapFile !== undefined, onProgress: (p) => progress.update(p) });
+		const r = await runScenario({ pledges, proxies, mode, topology, loss, seed, ...(macRetries !== undefined ? { mac: { maxFrameRetries: macRetries } } : {}), ...(device !== undefined ? { device } : {}), pcap: pcapFile !== undefined, onProgress: (p) => progress.update(p) });
 		progress.done();
 		const wall = Number(process.hrtime.bigint() - started) / 1e9;
 		const write = (file: string, data: string | Uint8Array): void => {

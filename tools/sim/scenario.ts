@@ -11,7 +11,8 @@
  * ICMPv6), MAC retransmissions, and the proxies' slots and drops.
  */
 
-import { MeshSim, chargedCrypto, type DeviceProfile, type SimNode } from "../../hosts/sim/index.js";
+import type { Clock } from "../../hosts/host.js";
+import { MeshSim, VerifyCache, chargedCrypto, type DeviceProfile, type MacSettings, type SimNode } from "../../hosts/sim/index.js";
 import { SeededRandom } from "../../hosts/xs/seeded-random.js";
 import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { formatIPv6, parseIPv6Into } from "../../modules/util/ipv6.js";
@@ -19,7 +20,7 @@ import { toHex } from "../../modules/util/hex.js";
 import { certificateIssuer, issueLdevid, serialFrom } from "../../modules/x509/issue.js";
 import { JoinProxy } from "../../src/joinproxy/join-proxy.js";
 import { totalDrops } from "../../src/joinproxy/stats.js";
-import { Pledge, type PledgeResult, type PledgeState } from "../../src/pledge/pledge.js";
+import { Pledge, type PledgeResult, type PledgeState, type PledgeTiming } from "../../src/pledge/pledge.js";
 import { MemoryAuditLog } from "../../src/masa/audit-log.js";
 import { MasaService } from "../../src/masa/service.js";
 import { MemoryRegistrarDatabase } from "../../src/registrar/database.js";
@@ -41,6 +42,32 @@ const REGISTRAR_COAPS_PORT = 5684;
 const REGISTRAR_JPY_PORT = 7634;
 const COAP_PORT = 5683;
 const LDEVID_DAYS_MS = 365 * 86_400_000;
+/**
+ * How the pledges of a 6LoWPAN deployment are set up (a scenario's pledgeTiming goes over it):
+ * - DTLS flights retransmitted first after 9 s, doubling (RFC 7925 §11's recommendation for
+ *   constrained networks, instead of RFC 6347 §4.2.4.1's 1 s): at 250 kbit/s over two radio hops
+ *   and a shared channel a flight of 1024-byte datagrams takes a good part of a second on air, and a
+ *   1 s timer only adds copies to queues that are already full;
+ * - so a handshake gets 9 + 18 + 36 s of retransmissions and a margin before it is given up;
+ * - the back-off between attempts stays under a minute (the scenario's pledges are all expected).
+ * Smaller DTLS datagrams (max_fragment_length 2^9 and a 541-byte MTU) would span 6 frames instead of
+ * 12, but they currently trip the DTLS reassembly ("overlapping fragments ... differ"), so they
+ * are not used.
+ */
+export const LOWPAN_PLEDGE_TIMING: Readonly<Partial<PledgeTiming>> = Object.freeze({
+	dtlsRetransmitInitialMs: 9000,
+	handshakeTimeoutMs: 90_000,
+	backoffMaxMs: 60_000,
+});
+/** The Registrar of a 6LoWPAN deployment: its flights on the same 9 s timer (RFC 7925 §11). */
+export const LOWPAN_REGISTRAR_DTLS = Object.freeze({ retransmitInitialMs: 9000 });
+/**
+ * The radios' MAC settings, within IEEE 802.15.4-2006 Table 86's ranges: 7 frame retries (the most
+ * allowed; Contiki-NG's CSMA uses 7 too), and the widest CSMA window (macMaxBE 8, 5 backoffs), so a
+ * radio waiting out a neighbour's 12-fragment datagram (about 50 ms of air) does not give up the
+ * frame as a channel-access failure after ~40 ms, as the defaults (BE 3..5, 4 backoffs) would.
+ */
+export const LOWPAN_MAC: Readonly<Partial<MacSettings>> = Object.freeze({ maxFrameRetries: 7, maxBe: 8, maxCsmaBackoffs: 5 });
 /** A pledge not enrolled after this much simulated time counts as failed. */
 const DEFAULT_DEADLINE_MS = 6 * 3600_000;
 
@@ -61,6 +88,12 @@ export interface ScenarioOptions {
 	powerOnSpreadMs?: number;
 	/** Enrolled pledges become join proxies when a pledge is in their range (default true). */
 	grow?: boolean;
+	/** MAC PIB settings of every radio (IEEE 802.15.4-2006 §7.4.2; default LOWPAN_MAC). */
+	mac?: Partial<MacSettings>;
+	/** The pledges' timing over the scenario's LOWPAN_PLEDGE_TIMING. */
+	pledgeTiming?: Partial<PledgeTiming>;
+	/** The Registrar's DTLS settings (default LOWPAN_REGISTRAR_DTLS). */
+	registrarDtls?: { mtu?: number; retransmitInitialMs?: number };
 	deadlineMs?: number;
 	/** Called after each simulated second with the counts so far. */
 	onProgress?(p: Progress): void;
@@ -172,6 +205,21 @@ function hopsFrom(count: number, links: readonly [number, number][]): number[] {
 /** Drains every promise reaction queued so far (a macrotask turn runs after the whole microtask queue). */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Advances the clock to its next expiry; then, if application code ran (MeshSim.appCalls), waits a
+ * macrotask turn so its promise continuations run at this virtual instant. Most steps are the
+ * radio's own (backoffs, CCA, frame ends, ACK waits) and need no turn.
+ */
+async function step(sim: MeshSim, limit = Infinity): Promise<boolean> {
+	const clock = sim.clock;
+	const due = clock.nextDue();
+	if (due === undefined || due > limit) return false;
+	const calls = sim.appCalls;
+	clock.advance(Math.max(0, due - clock.now()));
+	if (sim.appCalls !== calls) await turn();
+	return true;
+}
+
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	if (!(Number.isInteger(o.pledges) && o.pledges >= 1)) throw new RangeError("pledges must be a positive integer");
 	if (!(Number.isInteger(o.proxies) && o.proxies >= 1)) throw new RangeError("proxies must be at least 1 (the border router)");
@@ -198,7 +246,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		if (sp === REGISTRAR_COAPS_PORT || dp === REGISTRAR_COAPS_PORT) return "relay:stateful";
 		return "other";
 	};
-	const sim = new MeshSim({ seed, classify, pcap: o.pcap === true });
+	const sim = new MeshSim({ seed, classify, pcap: o.pcap === true, mac: { ...LOWPAN_MAC, ...o.mac } });
 	const clock = sim.clock;
 	const retransmissions = new Map<string, number>();
 	const lastSeq = new Map<unknown, number>();
@@ -229,10 +277,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	const pkiRandom = new SeededRandom(seed ^ 0x9e3779b9);
 	const random = (b: Uint8Array): Uint8Array => pkiRandom.fill(b);
 	const pkiCrypto = createNobleCrypto(random);
+	const verifyCache = new VerifyCache();
 	const startWall = clock.wallTime();
 	const pki = buildSimPki({ crypto: pkiCrypto, random, now: startWall });
 	const masa = new MasaService({
-		crypto: pkiCrypto,
+		crypto: verifyCache.wrap(pkiCrypto),
 		signer: { privateKey: pki.voucherSigner.key, chain: [pki.voucherSigner.cert, pki.voucherCa.cert] },
 		manufacturerAnchors: [pki.manufacturerCa.cert],
 		owns: () => true,
@@ -240,7 +289,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		wallTime: () => clock.wallTime(),
 	});
 	const registrarHost = registrarNode.host;
-	const registrarCrypto = createNobleCrypto((b) => registrarHost.random(b));
+	const registrarCrypto = verifyCache.wrap(createNobleCrypto((b) => registrarHost.random(b)));
 	const caIssuer = certificateIssuer(pki.domainCa.cert, pki.domainCa.key);
 	const registrar = await settle(
 		Registrar.start({
@@ -254,12 +303,13 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 				const der = issueLdevid({ crypto: registrarCrypto, issuer: caIssuer, csr, expectedSubject: subject, serialNumber: serial, notBefore: now - CLOCK_SKEW_MS, notAfter: now + LDEVID_DAYS_MS });
 				return { der, serialNumber: toHex(serial), notAfter: now + LDEVID_DAYS_MS };
 			},
-			masaClient: linkedMasaClient(inProcessMasaClient(masa, pki.registrar.cert), clock),
+			masaClient: linkedMasaClient(inProcessMasaClient(masa, pki.registrar.cert), sim.hostClock),
 			db: new MemoryRegistrarDatabase(),
 			manufacturers: [{ name: "cjp-manufacturer", anchors: [pki.manufacturerCa.cert], voucherAnchors: [pki.voucherCa.cert], masaTlsAnchors: [pki.manufacturerCa.cert], masaUrl: null, serials: "*" }],
 			coaps: { port: REGISTRAR_COAPS_PORT },
 			jpy: { port: REGISTRAR_JPY_PORT },
 			maxSessions: 1024,
+			dtls: o.registrarDtls ?? LOWPAN_REGISTRAR_DTLS,
 		}),
 	);
 
@@ -303,7 +353,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		const rec: PledgeRecord = { name: n.name, serial, hops: hops[i]!, powerOnMs: Math.floor(powerOnRandom.float() * spread), durationMs: undefined, outcome: "unfinished", mode: undefined, proxy: undefined, attempts: 0, lastError: undefined, timeline: [] };
 		records.push(rec);
 		const idevid = pki.idevid(serial);
-		const nobleCrypto = createNobleCrypto((b) => n.host.random(b));
+		const nobleCrypto = verifyCache.wrap(createNobleCrypto((b) => n.host.random(b)));
 		const pledge = new Pledge({
 			host: n.host,
 			crypto: o.device === undefined ? nobleCrypto : chargedCrypto(nobleCrypto, n, o.device),
@@ -312,7 +362,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 			voucherSigners: [pki.voucherSigner.cert],
 			interfaces: ["wpan0"],
 			maxAttempts: 64,
-			timing: { backoffMaxMs: 60_000 },
+			timing: { ...LOWPAN_PLEDGE_TIMING, ...o.pledgeTiming },
 			onState: (state) => {
 				const at = clock.now() - t0 - rec.powerOnMs;
 				if (rec.timeline[rec.timeline.length - 1]?.state !== state) rec.timeline.push({ atMs: at, state });
@@ -320,7 +370,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		});
 		runs.push(
 			(async () => {
-				await sleep(clock, rec.powerOnMs);
+				await sleep(sim.hostClock, rec.powerOnMs);
 				const r: PledgeResult = await pledge.run();
 				rec.durationMs = clock.now() - t0 - rec.powerOnMs;
 				rec.attempts = r.attempts.length;
@@ -355,10 +405,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 	};
 	await turn();
 	while (onboarded + failed < o.pledges) {
-		const due = clock.nextDue();
-		if (due === undefined || due > deadline) break;
-		clock.advance(Math.max(0, due - clock.now()));
-		await turn();
+		if (!(await step(sim, deadline))) break;
 		if (clock.now() >= nextSecond) {
 			nextSecond = clock.now() - ((clock.now() - t0) % 1000) + 1000;
 			sample();
@@ -425,17 +472,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 		let done = false;
 		p.then(() => (done = true), () => (done = true));
 		await turn();
-		while (!done) {
-			const due = clock.nextDue();
-			if (due === undefined) break;
-			clock.advance(Math.max(0, due - clock.now()));
-			await turn();
-		}
+		while (!done && (await step(sim))) {}
 		return p;
 	}
 }
 
-function sleep(clock: MeshSim["clock"], ms: number): Promise<void> {
+function sleep(clock: Clock, ms: number): Promise<void> {
 	return new Promise((resolve) => clock.timer(resolve).arm(ms));
 }
 
