@@ -35,7 +35,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, type ChildProcess } from "node:child_process";
-import { createECDH, createPrivateKey, X509Certificate } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -352,6 +352,38 @@ describe("cBRSKI onboarding end to end: cjp pledge → cjp joinproxy → cjp reg
 		}
 	});
 
+	it("re-enrollment by peers we did not write: a CSR from `openssl req` POSTed to /sren by coap-client-openssl with the LDevID; the new certificate passes openssl verify", async (tc) => {
+		if (unavailable(tc, why)) return;
+		const serial = SERIAL.stateless;
+		const { cert, key } = ldevidFiles(serial);
+		const newKey = join(dir, `${serial}-renewed.key`);
+		const csr = join(dir, `${serial}-renewed.csr`);
+		const renewed = join(dir, `${serial}-renewed.pem`);
+		// The CSR subject must be the LDevID's, byte for byte: OpenSSL's "default" string mask keeps PrintableString.
+		const config = join(dir, "req.cnf");
+		writeFileSync(config, "[req]\ndistinguished_name = dn\nstring_mask = default\n[dn]\n");
+		const subject = execFileSync("openssl", ["x509", "-in", cert, "-noout", "-subject", "-nameopt", "compat"], { encoding: "utf8" }).trim().replace(/^subject=/, "");
+		execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", newKey]);
+		execFileSync("openssl", ["req", "-new", "-config", config, "-key", newKey, "-subj", subject, "-outform", "DER", "-out", csr]);
+		const r = await runCoapClient(net, {
+			lib: "openssl",
+			ns: t.pledge,
+			bind: `fe80::c%${PLEDGE_IF.stateless}`,
+			uri: coapsUri("fe80::a", JOIN_PORT, "/.well-known/est/sren"),
+			method: "post",
+			payloadFile: csr,
+			blockSize: 256,
+			noPki: true,
+			extraArgs: ["-c", cert, "-j", key, "-C", domainCa(), "-t", "286", "-A", "287"],
+		});
+		assert.ok(r.ok, `${r.stderr}${r.stdout}`);
+		const issued = new X509Certificate(r.body!);
+		writeFileSync(renewed, issued.toString());
+		assert.match(execFileSync("openssl", ["verify", "-CAfile", domainCa(), renewed], { encoding: "utf8" }), /OK/);
+		assert.equal(issued.subject, new X509Certificate(readFileSync(cert)).subject);
+		assert.ok(issued.publicKey.equals(createPublicKey(readFileSync(newKey))), "the new certificate carries the CSR's new key");
+	});
+
 	it("10 pledges at once through the stateless proxy all enroll", async (tc) => {
 		if (unavailable(tc, why)) return;
 		const started = Date.now();
@@ -427,9 +459,9 @@ describe("cBRSKI onboarding end to end: cjp pledge → cjp joinproxy → cjp reg
 			assert.equal(s.attempts[0]!.lastState, "requesting-voucher");
 		}
 		assertConsistent();
-		// Everything enrolled before the kill is still there, and nothing else.
+		// Everything enrolled before the kill is still there (one of them since re-enrolled by coap-client), and nothing else.
 		const serials = [SERIAL.stateful, SERIAL.stateless, ...SERIAL.crowd, SERIAL.masaDown, ...Object.values(SERIAL.proxyRestart), SERIAL.registrarKill];
-		const enrolled = registrarDb((db) => (db.prepare("SELECT serial_number FROM devices WHERE state = 'enroll-confirmed' ORDER BY serial_number").all() as { serial_number: string }[]).map((d) => d.serial_number));
+		const enrolled = registrarDb((db) => (db.prepare("SELECT serial_number FROM devices WHERE state IN ('enrolled', 'enroll-confirmed') ORDER BY serial_number").all() as { serial_number: string }[]).map((d) => d.serial_number));
 		assert.deepEqual(enrolled, [...serials].sort());
 	});
 });
