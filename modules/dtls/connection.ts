@@ -8,7 +8,7 @@
 
 import type { Clock, Timer } from "../../hosts/host.js";
 import type { CryptoProvider, EcKeyPair } from "../crypto/provider.js";
-import { fragment, readFragments, Reassembler } from "./fragments.js";
+import { fragment, FragmentConflictError, readFragments, Reassembler } from "./fragments.js";
 import {
 	AlertDescription,
 	CipherSuite,
@@ -65,7 +65,7 @@ import {
 	SequenceExhaustedError,
 	type UnprotectedRecord,
 } from "./record.js";
-import { concatBytes } from "../util/hex.js";
+import { bytesEqual, concatBytes } from "../util/hex.js";
 import { bytesEqualConstantTime } from "../crypto/constant-time.js";
 
 /** Our certificate chain (DER, leaf first) and the leaf's P-256 private key. */
@@ -149,6 +149,11 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 /** Stands for "nothing of the peer's flight yet" in the order tables below. */
 const FLIGHT_START = -1;
 /**
+ * Distinct ServerKeyExchanges a client sets aside as possibly stale (see #staleKeyExchange) before a
+ * failing one is fatal: a bound on what a flood of forged flights can make it remember.
+ */
+const MAX_SET_ASIDE_KEY_EXCHANGES = 4;
+/**
  * The order of the messages of the flight we wait for: each type with the types it may directly
  * follow (RFC 5246 §7.3 and §7.4; RFC 6347 §4.2.4). Any other type, a repeat included, is an
  * unexpected_message. The server flight's CertificateRequest is optional (RFC 5246 §7.4.4); the
@@ -216,6 +221,10 @@ export class DtlsConnection {
 	#certificateRequested = false;
 	/** Fragment size: our MTU less record and handshake headers and AEAD overhead. */
 	#fragmentBody: number;
+	/** Times our current handshake flight went out (first sending and every retransmission). */
+	#flightSends = 0;
+	/** Client: ServerKeyExchanges that did not verify and were discarded, with #flightSends then. */
+	readonly #setAsideKeyExchanges: { bytes: Uint8Array; sends: number }[] = [];
 
 	constructor(options: DtlsConnectionOptions, accepted?: AcceptedHello) {
 		this.#o = options;
@@ -340,13 +349,60 @@ export class DtlsConnection {
 	}
 
 	#onHandshakeRecord(payload: Uint8Array): void {
-		for (const f of readFragments(payload)) {
-			// Only a repeat of the flight our current one answers means ours was lost (RFC 6347 §4.2.4);
-			// a repeat of the flight we are still waiting for must not trigger ours, or both sides echo
-			// each other's retransmissions for ever.
-			if (this.#reassembler.add(f) === "retransmission" && f.messageSeq < this.#awaitingFrom && this.#state !== "start") this.#peerRetransmitted = true;
+		const fragments = readFragments(payload);
+		try {
+			for (const f of fragments) {
+				// Only a repeat of the flight our current one answers means ours was lost (RFC 6347 §4.2.4);
+				// a repeat of the flight we are still waiting for must not trigger ours, or both sides echo
+				// each other's retransmissions for ever.
+				if (this.#reassembler.add(f) === "retransmission" && f.messageSeq < this.#awaitingFrom && this.#state !== "start") this.#peerRetransmitted = true;
+			}
+		} catch (e) {
+			if (!(e instanceof FragmentConflictError && this.#awaitingServerFlight())) throw e;
+			// RFC 6347 §4.1.2.7: an invalid record may be dropped. Two server flights are mixing (see
+			// #discardServerFlight); which one is current cannot be told yet, so both start over.
+			this.#discardServerFlight();
+			return;
 		}
 		for (let m = this.#reassembler.pop(); m !== undefined; m = this.#reassembler.pop()) this.#onMessage(m);
+	}
+
+	/** Client, between its ClientHello and its second flight: the server flight is being assembled. */
+	#awaitingServerFlight(): boolean {
+		return this.#o.role === "client" && this.#state === "wait-server-flight";
+	}
+
+	/**
+	 * A client restarted on the same address and port (RFC 6347 §4.2.8) can still receive the
+	 * previous association's server flight, late: the same message_seq values as the current one,
+	 * but another server_random and ECDHE key. Mixed with the current flight it shows as conflicting
+	 * fragments or a ServerKeyExchange that does not verify. What we have of the server flight is
+	 * dropped; the server's retransmission (our timer resends the ClientHello) brings it whole.
+	 */
+	#discardServerFlight(): void {
+		this.#reassembler = new Reassembler({ nextSeq: this.#awaitingFrom });
+		this.#peerLast = FLIGHT_START;
+		this.#serverRandom = EMPTY;
+		this.#ems = false;
+		this.#peerChain = [];
+		this.#peerKey = undefined;
+		this.#peerEcdhe = undefined;
+		this.#certificateRequested = false;
+		// The transcript keeps only our ClientHello (RFC 6347 §4.2.6).
+		this.#transcript.length = 1;
+	}
+
+	/**
+	 * A ServerKeyExchange that does not verify is set aside as possibly stale (#discardServerFlight),
+	 * unless the very same one comes again after our flight went out again: then it is the server's
+	 * answer to our current ClientHello, and the failure is real.
+	 */
+	#staleKeyExchange(bytes: Uint8Array): boolean {
+		const prior = this.#setAsideKeyExchanges.find((k) => bytesEqual(k.bytes, bytes));
+		if (prior !== undefined) return prior.sends === this.#flightSends;
+		if (this.#setAsideKeyExchanges.length >= MAX_SET_ASIDE_KEY_EXCHANGES) return false;
+		this.#setAsideKeyExchanges.push({ bytes: bytes.slice(), sends: this.#flightSends });
+		return true;
 	}
 
 	/**
@@ -465,6 +521,7 @@ export class DtlsConnection {
 				if (ske.namedCurve !== NAMED_CURVE_SECP256R1 || ske.signatureAlgorithm !== ECDSA_SHA256) throw new HandshakeError("unsupported ServerKeyExchange", AlertDescription.illegalParameter);
 				const signed = serverKeyExchangeSignedData(this.#clientRandom, this.#serverRandom, ske);
 				if (this.#peerKey === undefined || !this.#crypto.ecdsaVerify(this.#peerKey, signed, ske.signature)) {
+					if (this.#staleKeyExchange(bytes)) return this.#discardServerFlight();
 					throw new DtlsAlertError("ServerKeyExchange signature does not verify", DECRYPT_ERROR, false);
 				}
 				this.#peerEcdhe = ske.publicKey;
@@ -673,6 +730,7 @@ export class DtlsConnection {
 
 	/** Packs the flight's records (handshake messages fragmented to fit) into datagrams of at most the MTU. */
 	#sendFlight(): void {
+		this.#flightSends++;
 		const mtu = this.#o.mtu ?? DEFAULT_MTU;
 		let datagram: Uint8Array[] = [];
 		let size = 0;

@@ -76,6 +76,15 @@ export function readFragments(payload: Uint8Array): HandshakeFragment[] {
 	return out;
 }
 
+/**
+ * A fragment contradicts earlier ones of its message_seq. Besides a broken peer, this is what a
+ * client sees when late fragments of a previous association's server flight (the same message_seq
+ * values, another ECDHE key) meet the current one, so a client may discard instead of failing.
+ */
+export class FragmentConflictError extends HandshakeError {
+	override readonly name = "FragmentConflictError";
+}
+
 /** What Reassembler.add() did with a fragment. */
 export type FragmentOutcome =
 	/** Stored, or a duplicate of bytes already held; pop() may now have a message. */
@@ -162,7 +171,7 @@ export class Reassembler {
 			if (!this.#makeRoom(f.length, f.messageSeq)) return "ignored";
 			p = this.#create(f);
 		} else if (p.msgType !== f.msgType || p.length !== f.length) {
-			throw new HandshakeError(
+			throw new FragmentConflictError(
 				`fragment of message_seq ${f.messageSeq} says type ${f.msgType}/length ${f.length}, earlier ones ${p.msgType}/${p.length}`,
 				AlertDescription.illegalParameter,
 			);
@@ -226,7 +235,7 @@ export class Reassembler {
 		}
 		for (let i = 0, pos = start; pos < end; i++, pos++) {
 			if (have[pos >> 3]! & (1 << (pos & 7)) && body[base + i] !== f.data[i]) {
-				throw new HandshakeError(`overlapping fragments of message_seq ${f.messageSeq} differ at byte ${pos}`, AlertDescription.illegalParameter);
+				throw new FragmentConflictError(`overlapping fragments of message_seq ${f.messageSeq} differ at byte ${pos}`, AlertDescription.illegalParameter);
 			}
 		}
 		for (let i = 0, pos = start; pos < end; i++, pos++) {

@@ -103,7 +103,7 @@ const MAX_U24 = 0xffffff;
 /** A handshake message that cannot be decoded or is unacceptable; `alert` is what to send (RFC 5246 §7.2.2). */
 export class HandshakeError extends Error {
 	// A field, not `this.name =`: Error.prototype is frozen on a preloaded device (override mistake).
-	override readonly name = "HandshakeError";
+	override readonly name: string = "HandshakeError";
 	readonly alert: number;
 
 	constructor(message: string, alert: number = AlertDescription.decodeError) {

@@ -535,9 +535,13 @@ export class RecordLayer {
 		if (!isContentType(type) || (version !== DTLS_1_2 && version !== DTLS_1_0)) return this.#drop("malformed");
 		const state = this.#read.get(epoch);
 		if (state === undefined) return this.#drop("epoch");
-		if (!state.window.check(sequence)) return this.#drop("replay");
-		const fragment = datagram.subarray(view.offset, view.offset + view.length);
 		const protection = state.protection;
+		// RFC 6347 §4.1.2.6: the window guards authenticated records. Plaintext (epoch 0) can come from
+		// anyone, a previous association's late flight included (a client restarted on the same port):
+		// letting its sequence numbers into the window would drop the new server's records as replays.
+		// Repeats of plaintext handshake messages are the reassembler's business.
+		if (protection !== undefined && !state.window.check(sequence)) return this.#drop("replay");
+		const fragment = datagram.subarray(view.offset, view.offset + view.length);
 		// Application data only ever travels protected (no renegotiation here): cleartext "application
 		// data" in epoch 0 could only be an injection, so it never reaches the application.
 		if (protection === undefined && type === CONTENT_APPLICATION_DATA) return this.#drop("epoch");
@@ -557,7 +561,7 @@ export class RecordLayer {
 			}
 		}
 		// RFC 6347 §4.1.2.6: the window moves only for records that authenticated.
-		state.window.accept(sequence);
+		if (protection !== undefined) state.window.accept(sequence);
 		return { type, version, epoch, sequence, plaintext };
 	}
 

@@ -10,7 +10,7 @@ import { DtlsServer, type DtlsServerOptions } from "../../modules/dtls/server.js
 import { pledgeCredentials, registrarCredentials } from "../lib/draft-dtls.js";
 import { pemToDer } from "../../modules/util/base64.js";
 import { utf8Decode, utf8Encode } from "../../modules/util/utf8.js";
-import { CONTENT_ALERT, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, DTLS_1_2, parseDatagram, recordLength, writeRecord } from "../../modules/dtls/record.js";
+import { CONTENT_ALERT, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, DTLS_1_2, parseDatagram, RECORD_HEADER_BYTES, recordLength, writeRecord } from "../../modules/dtls/record.js";
 import {
 	CipherSuite,
 	CLIENT_CERTIFICATE_TYPE_ECDSA_SIGN,
@@ -173,6 +173,12 @@ function editServerFlight(edit: (messages: HandshakeMessage[]) => HandshakeMessa
 		d.data = concatBytes(edit(messages).map((m, i) => plaintextRecord(CONTENT_HANDSHAKE, first.sequence + i, encodeHandshakeMessage(m.msgType, seq + i, m.body))));
 		return true;
 	};
+}
+
+/** A datagram of only those records of `datagram` whose first handshake message is of type `msgType`. */
+function recordsOf(datagram: Uint8Array, msgType: number): Uint8Array {
+	const records = parseDatagram(datagram).records.filter((r) => r.type === CONTENT_HANDSHAKE && datagram[r.offset] === msgType);
+	return concatBytes(records.map((r) => datagram.slice(r.offset - RECORD_HEADER_BYTES, r.offset + r.length)));
 }
 
 /** Sends "ping" from the pledge and reports whether the Registrar's echo came back. */
@@ -387,6 +393,51 @@ export default suite("dtls handshake flow", (test) => {
 		w.server.close();
 		second.socket.close();
 		w.serverSocket.close();
+	});
+
+	test("a pledge restarted on the same port (max_fragment_length 2^9) ignores late datagrams of the previous server flight", async () => {
+		// The first association's server flights never reach the pledge; they arrive late, after it
+		// restarted: before the new flight (a whole stale flight: its ServerKeyExchange does not verify
+		// for the new client random), as a lone ServerKeyExchange buffered ahead of the new one (it
+		// conflicts with the new one's bytes), or after the new flight (stale epoch-0 record numbers).
+		const cases = ["whole flight first", "ServerKeyExchange ahead", "after the new flight"] as const;
+		for (const mode of cases) {
+			const stale: Uint8Array[] = [];
+			let second: DtlsConnection | undefined;
+			let newFlights = 0;
+			const w = await world({
+				filter: (d) => {
+					if (d.from.port !== REGISTRAR.port || parseDatagram(d.data).records[0]?.type !== CONTENT_HANDSHAKE || d.data[13] === HandshakeType.helloVerifyRequest) return true;
+					if (second === undefined) return stale.push(d.data.slice()), false;
+					if (newFlights++ === 0) {
+						if (mode === "whole flight first") for (const o of stale) second.receive(o);
+						if (mode === "ServerKeyExchange ahead") for (const o of stale) second.receive(recordsOf(o, HandshakeType.serverKeyExchange));
+					}
+					// The new Certificate's second fragment is lost once, so that the stale ServerKeyExchange
+					// is still waiting for it when the new one comes.
+					return !(mode === "ServerKeyExchange ahead" && newFlights === 2);
+				},
+				// Datagrams of at most one 512-byte record each way, as over 6LoWPAN.
+				server: { mtu: 541 },
+			});
+			const client = { maxFragmentLength: 512, mtu: 541 } as const;
+			const first = await pledge(w, { client });
+			await runFor(w.clock, 3_500);
+			first.client.close();
+			first.socket.close();
+			ok(stale.length > 1, `${mode}: the first association's server flight was sent and resent (${stale.length})`);
+			const again = newOutcome();
+			second = (await pledge(w, { out: again, client })).client;
+			if (mode === "after the new flight") {
+				await runFor(w.clock, 5);
+				for (const o of stale) second.receive(o);
+			}
+			await runFor(w.clock, 30_000);
+			ok(again.clientConnected, `${mode}: the restarted pledge connected (${again.clientError?.message ?? "no error"})`);
+			ok(await echoes({ client: second, clock: w.clock, out: again }), `${mode}: the new association carries data`);
+			second.close();
+			w.server.close();
+		}
 	});
 
 	test("a spoofed ClientHello from the pledge's address gets a stateless HelloVerifyRequest and leaves the association alone", async () => {
