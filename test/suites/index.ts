@@ -26,6 +26,7 @@ import pledge from "./pledge.suite.js";
 import tokenBucket from "./token-bucket.suite.js";
 import sixlowpan from "./sixlowpan.suite.js";
 import dtlsClientAuth from "./dtls-client-auth.suite.js";
+import peer from "./peer.suite.js";
 
 export const suites: Suite[] = [
 	aesCcm,
@@ -53,4 +54,5 @@ export const suites: Suite[] = [
 	tokenBucket,
 	sixlowpan,
 	dtlsClientAuth,
+	peer,
 ];
