@@ -83,27 +83,37 @@ static const xsHostHooks ICACHE_RODATA_ATTR udp6Hooks = { xs_udp6_destructor, ud
 
 /* ---------------------------------------------------------------- in the tcpip thread */
 
+/* The call's netif (NULL for index 0); scoped addresses (link-local, ff02::) get it as their zone. */
+static err_t scopeTo(Udp6Call *c, struct netif **netif)
+{
+	*netif = NULL;
+	if (!c->ifindex)
+		return ERR_OK;
+	*netif = netif_get_by_index(c->ifindex);
+	if (!*netif)
+		return ERR_IF;
+	ip6_addr_assign_zone(ip_2_ip6(&c->addr), IP6_UNKNOWN, *netif);
+	return ERR_OK;
+}
+
 static err_t bindInLwip(struct tcpip_api_call_data *call)
 {
 	Udp6Call *c = (Udp6Call *)call;
 	Udp6 udp = c->udp;
-	struct netif *netif = NULL;
+	struct netif *netif;
 
 	udp->pcb = udp_new_ip_type(IPADDR_TYPE_V6);
 	if (!udp->pcb) {
 		c->err = ERR_MEM;
 		return ERR_OK;
 	}
-	if (c->ifindex) {
-		netif = netif_get_by_index(c->ifindex);
-		if (!netif) {
-			c->err = ERR_IF;
-			return ERR_OK;
-		}
+	c->err = scopeTo(c, &netif);
+	if (c->err != ERR_OK)
+		return ERR_OK;
+	if (netif) {
 		// A zone means "this interface" for the wildcard and for group addresses too (as
 		// SO_BINDTODEVICE on lin): datagrams arriving on other netifs are not delivered.
 		udp_bind_netif(udp->pcb, netif);
-		ip6_addr_assign_zone(ip_2_ip6(&c->addr), IP6_UNKNOWN, netif);		// only scoped (link-local) addresses take it
 #if LWIP_MULTICAST_TX_OPTIONS
 		udp_set_multicast_netif_index(udp->pcb, c->ifindex);
 #endif
@@ -136,20 +146,15 @@ static err_t sendInLwip(struct tcpip_api_call_data *call)
 {
 	Udp6Call *c = (Udp6Call *)call;
 	struct pbuf *p;
-	struct netif *netif = NULL;
+	struct netif *netif;
 
 	if (!c->udp->pcb) {
 		c->err = ERR_CLSD;
 		return ERR_OK;
 	}
-	if (c->ifindex) {
-		netif = netif_get_by_index(c->ifindex);
-		if (!netif) {
-			c->err = ERR_IF;
-			return ERR_OK;
-		}
-		ip6_addr_assign_zone(ip_2_ip6(&c->addr), IP6_UNKNOWN, netif);		// only scoped (link-local, ff02::) addresses take it
-	}
+	c->err = scopeTo(c, &netif);
+	if (c->err != ERR_OK)
+		return ERR_OK;
 	p = pbuf_alloc(PBUF_TRANSPORT, c->length, PBUF_RAM);
 	if (!p) {
 		c->err = ERR_MEM;
