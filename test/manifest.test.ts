@@ -74,6 +74,31 @@ describe("manifest_crypto.json (the native CryptoProvider of the device apps)", 
 	});
 });
 
+describe("manifest_host.json (the Moddable Host of the device apps)", () => {
+	const m = JSON.parse(readFileSync(join(root, "manifest_host.json"), "utf8")) as Record<string, unknown>;
+	const r = checkManifest(m, tree);
+	it("every specifier resolves, mirrors its path, and relative imports resolve alike", () => none([...r.resolve, ...r.mirror, ...r.imports]));
+	it("every module is preloaded by its exact name", () => none(r.preload));
+});
+
+describe("manifest_pledge.json (the pledge's device build)", () => {
+	const m = JSON.parse(readFileSync(join(root, "manifest_pledge.json"), "utf8")) as Record<string, unknown>;
+	const host = JSON.parse(readFileSync(join(root, "manifest_host.json"), "utf8")) as Record<string, unknown>;
+	const crypto = JSON.parse(readFileSync(join(root, "manifest_crypto.json"), "utf8")) as Record<string, unknown>;
+	// What mcconfig builds: this manifest with the two it includes.
+	const merged = {
+		modules: { ...(crypto["modules"] as object), ...(host["modules"] as object), ...(m["modules"] as object) },
+		preload: [...(crypto["preload"] as string[]), ...(host["preload"] as string[]), ...(m["preload"] as string[])],
+	};
+	const r = checkManifest(merged, tree);
+	it("every specifier resolves, mirrors its path (or is a host stand-in), and relative imports resolve alike", () => none([...r.resolve, ...r.mirror, ...r.imports]));
+	it("every module is preloaded by its exact name", () => none(r.preload));
+	it("lists only cbor-x's encode and decode from npm, no noble: the device uses the native CryptoProvider", () => {
+		const sources = Object.values(merged.modules as Record<string, string | string[]>).flat();
+		assert.deepEqual(sources.filter((s) => s.includes("node_modules")), ["./node_modules/cbor-x/encode", "./node_modules/cbor-x/decode"]);
+	});
+});
+
 /* ------------------------------------------------------------------------------------------- */
 
 function fakeTree(files: Record<string, string>): Tree {

@@ -20,74 +20,49 @@
 import config from "mc/config";
 import Preference from "preference";
 import Timer from "timer";
-import Instrumentation from "instrumentation";
-import { createModdableHost } from "../../hosts/moddable/index.js";
+import { createModdableHost, logLevel } from "../../hosts/moddable/index.js";
+import { sampleMemory } from "../../hosts/moddable/memory.js";
+import { AppSettings } from "../../hosts/moddable/settings.js";
 import { JoinProxy, type JoinProxyOptions, type ProxyMode } from "../../src/joinproxy/join-proxy.js";
 import { registrarFromTarget } from "../../src/joinproxy/registrar-discovery.js";
 
-const DOMAIN = "cjp-jp";
 const MODES = Object.freeze(["auto", "stateful", "stateless"]);
-const LEVELS = Object.freeze(["debug", "info", "warn", "error"]);
 
-function setting(name: string): string {
-	const stored = Preference.get(DOMAIN, name);
-	if (stored !== undefined) return String(stored);
-	const built = (config["joinProxy"] as Record<string, unknown> | undefined)?.[name];
-	return built === undefined ? "" : String(built);
-}
-
-function words(text: string): string[] {
-	return text.split(" ").filter((w) => w !== "");
-}
-
-function options(host: JoinProxyOptions["host"]): JoinProxyOptions {
-	const iface = setting("pledgeIface");
+function options(host: JoinProxyOptions["host"], s: AppSettings): JoinProxyOptions {
+	const iface = s.text("pledgeIface");
 	if (iface === "") throw new Error("no pledgeIface configured");
-	const mode = setting("mode") || "auto";
+	const mode = s.text("mode") || "auto";
 	if (!MODES.includes(mode)) throw new Error(`mode must be auto, stateful or stateless, got "${mode}"`);
 	const o: JoinProxyOptions = { host, mode: mode as ProxyMode, pledgeInterfaces: [{ name: iface }] };
-	const address = setting("pledgeAddr");
+	const address = s.text("pledgeAddr");
 	if (address !== "") o.pledgeInterfaces[0]!.address = address;
 	const registrars: NonNullable<JoinProxyOptions["registrars"]> = [];
-	for (const uri of words(setting("registrars"))) {
+	for (const uri of s.words("registrars")) {
 		const stateless = registrarFromTarget(uri, "stateless");
 		const r = stateless ?? registrarFromTarget(uri, "stateful");
 		if (r === undefined) throw new Error(`registrar must be jpy://[ADDR]:PORT or coaps://[ADDR][:PORT], got "${uri}"`);
 		registrars.push({ ...r, mode: stateless !== undefined ? "stateless" : "stateful" });
 	}
 	if (registrars.length > 0) o.registrars = registrars;
-	const ports = words(setting("joinPorts")).map(Number);
-	if (ports.some((p) => !(Number.isInteger(p) && p > 0 && p < 65536))) throw new Error(`joinPorts must be ports, got "${setting("joinPorts")}"`);
+	const ports = s.words("joinPorts").map(Number);
+	if (ports.some((p) => !(Number.isInteger(p) && p > 0 && p < 65536))) throw new Error(`joinPorts must be ports, got "${s.text("joinPorts")}"`);
 	if (ports.length > 0) o.joinPorts = ports;
-	const discover = setting("discover");
+	const discover = s.text("discover");
 	if (discover !== "") o.discovery = { zone: discover };
 	if (registrars.length === 0 && discover === "") throw new Error("configure registrars or discover");
 	return o;
 }
 
-const SAMPLES = Object.freeze({ slotBytes: "XS Slot Heap Used", chunkBytes: "XS Chunk Heap Used", keys: "XS Keys Used", gc: "XS Garbage Collection Count" } as const);
-
-/** Moddable's instrumentation, or undefined in a build without it. */
-function sample(): Record<keyof typeof SAMPLES, number> | undefined {
-	const out = { slotBytes: 0, chunkBytes: 0, keys: 0, gc: 0 };
-	for (const [field, name] of Object.entries(SAMPLES) as [keyof typeof SAMPLES, (typeof SAMPLES)[keyof typeof SAMPLES]][]) {
-		const value = Instrumentation.get(Instrumentation.map(name));
-		if (value === undefined) return undefined;
-		out[field] = value;
-	}
-	return out;
-}
-
 export default function main(): void {
-	const level = setting("logLevel") || "info";
-	const host = createModdableHost({ preference: Preference, logLevel: (LEVELS.includes(level) ? level : "info") as "info" });
+	const s = new AppSettings(Preference, "cjp-jp", config["joinProxy"] as Record<string, unknown> | undefined);
+	const host = createModdableHost({ preference: Preference, logLevel: logLevel(s.text("logLevel")) });
 	try {
-		JoinProxy.start(options(host)).then(
+		JoinProxy.start(options(host, s)).then(
 			(proxy) => {
-				const every = Number(setting("statsMs"));
+				const every = Number(s.text("statsMs"));
 				if (every > 0) Timer.repeat(() => {
 					trace(`stats ${JSON.stringify(proxy.stats())}\n`);
-					const memory = sample();
+					const memory = sampleMemory();
 					if (memory !== undefined) trace(`memory ${JSON.stringify(memory)}\n`);
 				}, every);
 			},

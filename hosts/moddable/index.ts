@@ -21,6 +21,11 @@ export const MAX_VALUE_BYTES = 4000;
 const LEVELS = Object.freeze({ debug: 0, info: 1, warn: 2, error: 3 });
 type Level = keyof typeof LEVELS;
 
+/** A log level from a setting's text; "info" for "" or anything unknown. */
+export function logLevel(text: string): Level {
+	return Object.hasOwn(LEVELS, text) ? (text as Level) : "info";
+}
+
 /**
  * A re-armable one-shot timer. Re-arming a pending timer reschedules it (Timer.schedule, nothing
  * allocated); a timer that fired or was cancelled is released to the runtime and a new one is set

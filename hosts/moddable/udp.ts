@@ -57,7 +57,7 @@ export class Interfaces {
 export interface ModdableUdpStats {
 	sent: number;
 	errors: number;
-	/** The last send error, as a negative errno (0: none yet). */
+	/** The last send error: a negative errno on lin, a negative lwIP err_t on esp32 (0: none yet). */
 	lastError: number;
 }
 

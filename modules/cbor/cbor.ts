@@ -18,9 +18,14 @@
 // The two files the device needs (manifest.json: cbor-x/encode, cbor-x/decode); on Node both
 // subpaths resolve to the package index.
 import { Encoder } from "cbor-x/encode";
-import { Decoder, Tag } from "cbor-x/decode";
+import * as decodeModule from "cbor-x/decode";
+import type { Tag as CborTag } from "cbor-x";
 
-export { Tag };
+// decode.js exports Tag, but the package's decode.d.ts, which a device build's type check reads
+// (mcconfig maps cbor-x/decode to that file), does not declare it: take its type from the index.
+const { Decoder } = decodeModule;
+export const Tag = (decodeModule as unknown as { Tag: typeof CborTag }).Tag;
+export type Tag = CborTag;
 
 export class CborError extends Error {
 	override name = "CborError";

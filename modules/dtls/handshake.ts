@@ -22,7 +22,7 @@
  */
 
 /** HandshakeType (RFC 5246 §7.4; hello_verify_request from RFC 6347 §4.3.2). */
-export const HandshakeType = {
+export const HandshakeType = Object.freeze({
 	helloRequest: 0,
 	clientHello: 1,
 	serverHello: 2,
@@ -35,16 +35,16 @@ export const HandshakeType = {
 	certificateVerify: 15,
 	clientKeyExchange: 16,
 	finished: 20,
-} as const;
+} as const);
 
 /** The AlertDescription values handshake decoding asks for (RFC 5246 §7.2.2). */
-export const AlertDescription = {
+export const AlertDescription = Object.freeze({
 	unexpectedMessage: 10,
 	handshakeFailure: 40,
 	illegalParameter: 47,
 	decodeError: 50,
 	internalError: 80,
-} as const;
+} as const);
 
 /** ProtocolVersion values (RFC 6347 §4.1: the one's complement of the TLS version, 1.2 is {254,253}). */
 export const DTLS_1_2 = 0xfefd;
@@ -52,20 +52,20 @@ export const DTLS_1_2 = 0xfefd;
 export const DTLS_1_0 = 0xfeff;
 
 /** CipherSuite values we name (RFC 7251 §2 for CCM_8; RFC 5746 §3.3 for the SCSV). */
-export const CipherSuite = {
+export const CipherSuite = Object.freeze({
 	ecdheEcdsaWithAes128Ccm8: 0xc0ae,
 	emptyRenegotiationInfoScsv: 0x00ff,
-} as const;
+} as const);
 
 /** ExtensionType values (RFC 6066 §4, RFC 8422 §5.1, RFC 5246 §7.4.1.4.1, RFC 7627 §5.1, RFC 5746 §3.2). */
-export const ExtensionType = {
+export const ExtensionType = Object.freeze({
 	maxFragmentLength: 1,
 	supportedGroups: 10,
 	ecPointFormats: 11,
 	signatureAlgorithms: 13,
 	extendedMasterSecret: 23,
 	renegotiationInfo: 0xff01,
-} as const;
+} as const);
 
 /** NamedCurve secp256r1 (RFC 8422 §5.1.1). */
 export const NAMED_CURVE_SECP256R1 = 23;

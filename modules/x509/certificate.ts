@@ -27,7 +27,7 @@ export class CertificateError extends Error {
 }
 
 /** Object identifiers used here and by the chain check. */
-export const Oid = {
+export const Oid = Object.freeze({
 	/** RFC 5480 §2.1.1 */
 	EC_PUBLIC_KEY: "1.2.840.10045.2.1",
 	/** secp256r1 / prime256v1, RFC 5480 §2.1.1.1 */
@@ -61,10 +61,10 @@ export const Oid = {
 	STATE: "2.5.4.8",
 	ORGANIZATION: "2.5.4.10",
 	ORGANIZATIONAL_UNIT: "2.5.4.11",
-} as const;
+} as const);
 
 /** Short names of attribute types (RFC 4514 §3, plus serialNumber and emailAddress as OpenSSL prints them). */
-const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
+const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = Object.freeze({
 	"2.5.4.3": "CN",
 	"2.5.4.4": "SN",
 	"2.5.4.5": "serialNumber",
@@ -81,10 +81,10 @@ const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
 	"0.9.2342.19200300.100.1.1": "UID",
 	"0.9.2342.19200300.100.1.25": "DC",
 	"1.2.840.113549.1.9.1": "emailAddress",
-};
+});
 
 /** KeyUsage bits (RFC 5280 §4.2.1.3) as masks of Certificate.keyUsage. */
-export const KeyUsage = {
+export const KeyUsage = Object.freeze({
 	digitalSignature: 1 << 0,
 	nonRepudiation: 1 << 1,
 	keyEncipherment: 1 << 2,
@@ -94,7 +94,7 @@ export const KeyUsage = {
 	cRLSign: 1 << 6,
 	encipherOnly: 1 << 7,
 	decipherOnly: 1 << 8,
-} as const;
+} as const);
 
 export interface NameAttribute {
 	/** Attribute type OID. */

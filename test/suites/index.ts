@@ -27,6 +27,7 @@ import tokenBucket from "./token-bucket.suite.js";
 import sixlowpan from "./sixlowpan.suite.js";
 import dtlsClientAuth from "./dtls-client-auth.suite.js";
 import manualClock from "./manual-clock.suite.js";
+import peer from "./peer.suite.js";
 
 export const suites: Suite[] = [
 	aesCcm,
@@ -55,4 +56,5 @@ export const suites: Suite[] = [
 	sixlowpan,
 	dtlsClientAuth,
 	manualClock,
+	peer,
 ];

@@ -6,6 +6,7 @@ import { createNodeCrypto } from "../../hosts/node/crypto.js";
 import type { UdpPeer } from "../../hosts/host.js";
 import { createNobleCrypto } from "../../modules/crypto/noble-provider.js";
 import { pemToDer } from "../../modules/util/base64.js";
+import { parsePeer } from "../../modules/util/peer.js";
 import { parseEcPrivateKey } from "../../modules/x509/private-key.js";
 import { ConfigError, loadPledgeConfig, type PledgeConfig } from "../../src/pki/config.js";
 import { Pledge, type PledgeOptions } from "../../src/pledge/pledge.js";
@@ -38,11 +39,9 @@ Exit status: 0 enrolled (or already enrolled), 1 onboarding failed, 2 bad usage 
 
 /** "[fe80::1%wpan0]:5684" -> peer. */
 function parseProxy(text: string): UdpPeer {
-	const m = /^\[([0-9a-fA-F:.]+)(?:%(?:25)?([^\]]+))?\]:(\d{1,5})$/.exec(text);
-	const port = m === null ? NaN : Number(m[3]);
-	if (m === null || !(port > 0 && port < 65536)) throw new UsageError(`--proxy must look like '[fe80::1%IFACE]:5684', got "${text}"`);
-	if (m[1]!.toLowerCase().startsWith("fe80") && m[2] === undefined) throw new UsageError(`--proxy ${text}: a link-local address needs its interface (%IFACE)`);
-	return { address: m[1]!, port, zone: m[2] ?? "" };
+	const peer = parsePeer(text);
+	if (peer === undefined) throw new UsageError(`--proxy must look like '[fe80::1%IFACE]:5684' (a link-local address with its interface), got "${text}"`);
+	return peer;
 }
 
 function readDer(path: string, what: string): Uint8Array[] {

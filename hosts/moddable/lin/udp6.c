@@ -9,7 +9,8 @@
  *       `meta` the source (16 bytes), its port (2, big-endian), the arrival interface index (4,
  *       little-endian) and 1 when the destination was multicast, then calls this.onPacket(length).
  *       Nothing is allocated per datagram on either side of the boundary.
- *   send(data, length, address, port, ifindex) → 0, or a negative errno (sends never throw).
+ *   send(data, length, address, port, ifindex) → 0, or a negative errno (sends never throw; esp32: a
+ *       negative lwIP err_t).
  *   join(group, ifindex) / leave(group, ifindex)   IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP (MLD).
  *   port() → the bound port.   close() idempotent.
  *   xs_udp6_if_index(name) / xs_udp6_if_name(index): zone names ↔ interface indexes.
@@ -174,10 +175,12 @@ void xs_udp6_send(xsMachine *the)
 	xsUnsignedValue available;
 	int length = xsmcToInteger(xsArg(1));
 
+	// Sends never throw: a bad argument is an error code like any refused send.
 	xsmcGetBufferReadable(xsArg(0), &data, &available);
-	if ((length < 0) || ((xsUnsignedValue)length > available))
-		xsRangeError("invalid length");
-	parseAddress(the, &xsArg(2), &to.sin6_addr);
+	if ((length < 0) || ((xsUnsignedValue)length > available) || (1 != inet_pton(AF_INET6, xsmcToString(xsArg(2)), &to.sin6_addr))) {
+		xsmcSetInteger(xsResult, -EINVAL);
+		return;
+	}
 	to.sin6_port = htons(xsmcToInteger(xsArg(3)));
 	to.sin6_scope_id = xsmcToInteger(xsArg(4));
 	if (sendto(udp->fd, data, length, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
