@@ -82,7 +82,7 @@ describe("cjp masa over HTTPS with mutual TLS", () => {
 		const payload = encodeVoucherRequest({
 			assertion: Assertion.proximity,
 			createdOn: new Date().toISOString(),
-			idevidIssuer: idevidIssuerOf(idevid)!,
+			idevidIssuer: idevidIssuerOf(idevid, crypto),
 			nonce,
 			priorSignedVoucherRequest: encodeCoseSign1(pvr),
 			serialNumber: serial,

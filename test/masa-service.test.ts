@@ -51,7 +51,7 @@ function request(tweak: { pvr?: Partial<VoucherRequest>; rvr?: Partial<VoucherRe
 	const rvr: VoucherRequest = {
 		assertion: Assertion.proximity,
 		createdOn: "2022-12-10T00:00:00.000Z",
-		idevidIssuer: idevidIssuerOf(parseCertificate(certDer("cert-pledge.pem")))!,
+		idevidIssuer: idevidIssuerOf(parseCertificate(certDer("cert-pledge.pem")), crypto),
 		nonce,
 		priorSignedVoucherRequest: pvrBytes,
 		serialNumber: SERIAL,

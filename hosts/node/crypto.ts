@@ -140,6 +140,9 @@ export function createNodeCrypto(): CryptoProvider {
 		sha256(data: Uint8Array): Uint8Array {
 			return bytes(createHash("sha256").update(data).digest());
 		},
+		sha1(data: Uint8Array): Uint8Array {
+			return bytes(createHash("sha1").update(data).digest());
+		},
 
 		hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 			return bytes(createHmac("sha256", key).update(data).digest());

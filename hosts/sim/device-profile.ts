@@ -53,6 +53,7 @@ export function chargedCrypto(provider: CryptoProvider, node: SimNode, profile: 
 	return {
 		name: `${provider.name}@${profile.name}`,
 		sha256: (d) => provider.sha256(d),
+		sha1: (d) => provider.sha1(d),
 		hmacSha256: (k, d) => provider.hmacSha256(k, d),
 		ecGenerate: () => (charge(profile.ecdhMs * 1000), provider.ecGenerate()),
 		ecdh: (k, p) => (charge(profile.ecdhMs * 1000), provider.ecdh(k, p)),

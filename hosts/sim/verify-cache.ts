@@ -27,6 +27,7 @@ export class VerifyCache {
 		return {
 			name: provider.name,
 			sha256: (d) => provider.sha256(d),
+			sha1: (d) => provider.sha1(d),
 			hmacSha256: (k, d) => provider.hmacSha256(k, d),
 			ecGenerate: () => provider.ecGenerate(),
 			ecdh: (k, p) => provider.ecdh(k, p),

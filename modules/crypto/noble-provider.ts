@@ -15,6 +15,7 @@ import { p256 } from "@noble/curves/nist.js";
 import { ecdsa } from "@noble/curves/abstract/weierstrass.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { sha1 } from "@noble/hashes/legacy.js";
 import { AesCcm } from "./aes-ccm.js";
 import type { CryptoProvider, EcKeyPair } from "./provider.js";
 
@@ -52,6 +53,9 @@ export function createNobleCrypto(random: (bytes: Uint8Array) => Uint8Array): Cr
 
 		sha256(data: Uint8Array): Uint8Array {
 			return sha256(data);
+		},
+		sha1(data: Uint8Array): Uint8Array {
+			return sha1(data);
 		},
 
 		hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {

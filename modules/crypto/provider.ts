@@ -21,6 +21,8 @@ export interface Aead {
 export interface CryptoProvider {
 	readonly name: string;
 	sha256(data: Uint8Array): Uint8Array;
+	/** SHA-1: only for RFC 5280 §4.2.1.2 method-1 key identifiers (cBRSKI's idevid-issuer without an AKI), never for signatures. */
+	sha1(data: Uint8Array): Uint8Array;
 	hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
 	/** A fresh ephemeral P-256 key pair (ECDHE). */
 	ecGenerate(): EcKeyPair;

@@ -6,16 +6,16 @@
  * the RVR's: one function, so that the three agree for every IDevID.
  */
 
-import { sha1 } from "@noble/hashes/legacy.js";
 import { derOctetString, derTlv } from "../asn1/der.js";
 import { Oid, type Certificate } from "../x509/certificate.js";
+import type { CryptoProvider } from "../crypto/provider.js";
 
 const SEQUENCE = 0x30;
 /** AuthorityKeyIdentifier keyIdentifier [0] IMPLICIT OCTET STRING (RFC 5280 §4.2.1.1). */
 const KEY_IDENTIFIER_TAG = 0x80;
 
-export function idevidIssuerOf(idevid: Certificate): Uint8Array {
+export function idevidIssuerOf(idevid: Certificate, crypto: Pick<CryptoProvider, "sha1">): Uint8Array {
 	const aki = idevid.extensions.find((x) => x.oid === Oid.AUTHORITY_KEY_IDENTIFIER);
 	// Method 1 hashes the subjectPublicKey BIT STRING's value (the EC point), not the whole SPKI.
-	return derOctetString(aki !== undefined ? aki.value : derTlv(SEQUENCE, derTlv(KEY_IDENTIFIER_TAG, sha1(idevid.publicKey.bytes))));
+	return derOctetString(aki !== undefined ? aki.value : derTlv(SEQUENCE, derTlv(KEY_IDENTIFIER_TAG, crypto.sha1(idevid.publicKey.bytes))));
 }

@@ -155,7 +155,7 @@ export class MasaService {
 		checkPledgeVoucherRequest(pvr);
 		if (pvr.serialNumber !== serialNumber) refuse(Status.forbidden, `serial-number differs: RVR ${serialNumber}, PVR ${pvr.serialNumber}`);
 		if (!sameOptional(pvr.nonce, rvr.nonce)) refuse(Status.forbidden, "the RVR nonce is not the PVR nonce");
-		if (rvr.idevidIssuer !== undefined && !bytesEqual(rvr.idevidIssuer, idevidIssuerOf(idevid))) refuse(Status.forbidden, "idevid-issuer does not match the IDevID");
+		if (rvr.idevidIssuer !== undefined && !bytesEqual(rvr.idevidIssuer, idevidIssuerOf(idevid, crypto))) refuse(Status.forbidden, "idevid-issuer does not match the IDevID");
 		if (!namesRegistrar(pvr, registrar, crypto)) refuse(Status.forbidden, "the Registrar the pledge saw (proximity-registrar-*) did not sign the RVR");
 		if (!this.#o.owns(serialNumber)) refuse(Status.notFound, `unknown device ${serialNumber}`);
 		// The CA the voucher will pin must really be the Registrar's issuer, not just carry its name.

@@ -224,7 +224,7 @@ export class Pledge {
 		const serial = nameValue(this.#idevid.subject, Oid.SERIAL_NUMBER);
 		if (serial === undefined) throw new RangeError("the IDevID subject has no serialNumber (2.5.4.5), which vouchers name the pledge by");
 		this.#serial = serial;
-		this.#idevidIssuer = idevidIssuerOf(this.#idevid);
+		this.#idevidIssuer = idevidIssuerOf(this.#idevid, options.crypto);
 		this.#masaAnchors = options.masaTrustAnchors.map((d) => parseCertificate(d));
 		if (this.#masaAnchors.length === 0) throw new RangeError("at least one MASA trust anchor is needed");
 		this.#signers = (options.voucherSigners ?? []).map((d) => parseCertificate(d));

@@ -67,7 +67,7 @@ export function buildRvr(o: RvrOptions): Uint8Array {
 	const rvr: VoucherRequest = {
 		assertion: Assertion.proximity,
 		createdOn: new Date(o.now).toISOString(),
-		idevidIssuer: idevidIssuerOf(o.idevid),
+		idevidIssuer: idevidIssuerOf(o.idevid, o.crypto),
 		priorSignedVoucherRequest: o.pvr.bytes,
 		serialNumber: o.serialNumber,
 	};

@@ -34,6 +34,13 @@ export const SHA256_VECTORS: readonly { name: string; message: Uint8Array; diges
 ];
 
 /** RFC 4231 §4.2-§4.5, §4.7, §4.8 (test cases 1-4, 6, 7; case 5 is a truncated output), HMAC-SHA-256. */
+/** FIPS 180-2 Appendix A (SHA-1): only for method-1 key identifiers (idevid-issuer without an AKI). */
+export const SHA1_VECTORS: readonly { name: string; message: Uint8Array; digest: string }[] = [
+	{ name: "FIPS 180-2 A.1 \"abc\"", message: ascii("abc"), digest: "a9993e364706816aba3e25717850c26c9cd0d89d" },
+	{ name: "FIPS 180-2 A.2 (448 bits)", message: ascii("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"), digest: "84983e441c3bd26ebaae4aa1f95129e5e54670f1" },
+	{ name: "empty message", message: new Uint8Array(0), digest: "da39a3ee5e6b4b0d3255bfef95601890afd80709" },
+];
+
 export const HMAC_VECTORS: readonly { name: string; key: Uint8Array; data: Uint8Array; mac: string }[] = [
 	{ name: "RFC 4231 case 1", key: filled(20, 0x0b), data: ascii("Hi There"), mac: "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
 	{ name: "RFC 4231 case 2", key: ascii("Jefe"), data: ascii("what do ya want for nothing?"), mac: "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
@@ -196,6 +203,11 @@ export function providerCases(make: () => CryptoProvider): TestCase[] {
 	test("SHA-256: FIPS 180-2 vectors", () => {
 		const c = make();
 		for (const v of SHA256_VECTORS) equal(hex(c.sha256(v.message)), v.digest, v.name);
+	});
+
+	test("SHA-1: FIPS 180-2 vectors", () => {
+		const c = make();
+		for (const v of SHA1_VECTORS) equal(hex(c.sha1(v.message)), v.digest, v.name);
 	});
 
 	test("HMAC-SHA-256: RFC 4231 cases 1-4, 6, 7", () => {

@@ -74,11 +74,14 @@ function write(digest: Digest, bytes: Uint8Array | ArrayBuffer): void {
 	digest.write(bytes as ArrayBuffer);
 }
 
-function sha256(data: Uint8Array): Uint8Array {
-	const digest = new Digest("SHA256");
+function digestOf(algorithm: "SHA1" | "SHA256", data: Uint8Array): Uint8Array {
+	const digest = new Digest(algorithm);
 	write(digest, data);
 	return new Uint8Array(digest.close());
 }
+
+const sha256 = (data: Uint8Array): Uint8Array => digestOf("SHA256", data);
+const sha1 = (data: Uint8Array): Uint8Array => digestOf("SHA1", data);
 
 /** `random` fills the array it is given with cryptographically secure bytes and returns it. */
 export function createNativeCrypto(random: (bytes: Uint8Array) => Uint8Array): CryptoProvider {
@@ -111,6 +114,7 @@ export function createNativeCrypto(random: (bytes: Uint8Array) => Uint8Array): C
 		name: "moddable-native",
 
 		sha256,
+		sha1,
 
 		hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 			const pad = new Uint8Array(HMAC_BLOCK);

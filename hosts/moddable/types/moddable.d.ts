@@ -40,7 +40,7 @@ declare module "mc/config" {
 
 declare module "crypt" {
 	export class Digest {
-		constructor(type: "SHA256");
+		constructor(type: "SHA1" | "SHA256");
 		write(message: ArrayBuffer): void;
 		close(): ArrayBuffer;
 		reset(): void;
