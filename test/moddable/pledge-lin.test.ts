@@ -30,6 +30,7 @@ import { startCjp, type CjpProcess } from "../node-lib/cjp-process.js";
 import { pkiUnavailable } from "../node-lib/pki.js";
 import { unavailable } from "../node-lib/unavailable.js";
 import { buildApp, buildLauncher, CBOR_X_STATE, ourWarnings, preloads, root, runUntil, sdkUnavailable, warnings, type Build } from "./lin-build.js";
+import { loadPledgeConfig } from "../../src/pki/config.js";
 
 const APP = join(root, "apps", "pledge");
 const APP_NAME = "cjp-pledge";
@@ -94,15 +95,16 @@ describe("pledge app on Moddable's lin runtime", { timeout: 900_000 }, () => {
 		it(`${mode}: the Moddable pledge enrolls through cjp joinproxy; its stored LDevID passes openssl verify against the domain CA`, async (tc) => {
 			if (unavailable(tc, why)) return;
 			const pledgeDir = pki.pledgeDirs[mode === "stateful" ? 0 : 1]!;
+			const config = loadPledgeConfig(pledgeDir);
 			const proxy = `[${t.proxy.linkLocal}%${t.pledge.ifname}]:${JOIN[mode]}`;
 			writeFileSync(
 				PREFERENCES,
 				JSON.stringify({
 					"cjp-id": {
-						idevid0: prefBytes(pemFile(join(pledgeDir, "idevid.pem"))[0]!),
-						idevidKey: prefBytes(pemFile(join(pledgeDir, "idevid.key"))[0]!),
-						masaTa0: prefBytes(pemFile(join(pledgeDir, "masa-ca.pem"))[0]!),
-						signer0: prefBytes(pemFile(join(pledgeDir, "voucher-signer.pem"))[0]!),
+						idevid0: prefBytes(pemFile(config.idevid.cert)[0]!),
+						idevidKey: prefBytes(pemFile(config.idevid.key)[0]!),
+						masaTa0: prefBytes(pemFile(config.masaTrustAnchor)[0]!),
+						signer0: prefBytes(pemFile(config.voucherSigner)[0]!),
 					},
 					"cjp-pl": { proxies: proxy, maxAttempts: "2", memoryMs: "20" },
 				}),
