@@ -4,6 +4,7 @@
  */
 
 import type { Clock, Timer } from "../host.js";
+import { BinaryHeap } from "./binary-heap.js";
 
 class ManualTimer implements Timer {
 	due = 0;
@@ -40,11 +41,13 @@ export class ManualClock implements Clock {
 	#wallOffset: number;
 	#seq = 0;
 	/**
-	 * Armed timers as a binary min-heap by (due, arming order), each timer knowing its index, so
-	 * arming, cancelling and finding the next expiry stay logarithmic with thousands of timers (the
-	 * mesh simulator arms one or more per node and per session).
+	 * Armed timers by (due, arming order), each timer knowing its index, so arming, cancelling and
+	 * finding the next expiry stay logarithmic with thousands of timers (the mesh simulator arms one
+	 * or more per node and per session).
 	 */
-	readonly #heap: ManualTimer[] = [];
+	readonly #heap = new BinaryHeap<ManualTimer>(before, (t, i) => {
+		t.index = i;
+	});
 
 	constructor(options: { start?: number; wallTime?: number } = {}) {
 		this.#now = options.start ?? 0;
@@ -65,88 +68,39 @@ export class ManualClock implements Clock {
 
 	/** Timers armed now. */
 	get pending(): number {
-		return this.#heap.length;
+		return this.#heap.size;
 	}
 
 	/** @internal used by ManualTimer */
 	schedule(t: ManualTimer, delayMs: number): void {
-		const h = this.#heap;
 		t.due = this.#now + delayMs;
 		t.seq = this.#seq++;
-		if (t.index < 0) {
-			t.index = h.length;
-			h.push(t);
-			this.#up(t.index);
-		} else {
-			// re-armed: it can only move later than some and earlier than others
-			this.#up(t.index);
-			this.#down(t.index);
-		}
+		if (t.index < 0) this.#heap.push(t);
+		else this.#heap.reorder(t.index); // re-armed: it may move either way
 	}
 
 	/** @internal used by ManualTimer */
 	unschedule(t: ManualTimer): void {
-		const i = t.index;
-		if (i < 0) return;
-		const h = this.#heap;
-		const last = h.pop()!;
+		if (t.index < 0) return;
+		this.#heap.removeAt(t.index);
 		t.index = -1;
-		if (last === t) return;
-		h[i] = last;
-		last.index = i;
-		this.#up(i);
-		this.#down(last.index);
 	}
 
 	/** The earliest pending expiry, or undefined when no timer is armed. */
 	nextDue(): number | undefined {
-		return this.#heap[0]?.due;
+		return this.#heap.peek()?.due;
 	}
 
 	/** Fires, in due order, every timer due within `ms` from now (including ones armed meanwhile). */
 	advance(ms: number): void {
 		const target = this.#now + ms;
 		for (;;) {
-			const next = this.#heap[0];
+			const next = this.#heap.peek();
 			if (next === undefined || next.due > target) break;
 			this.unschedule(next);
 			if (next.due > this.#now) this.#now = next.due;
 			next.callback();
 		}
 		this.#now = target;
-	}
-
-	#up(i: number): void {
-		const h = this.#heap;
-		const t = h[i]!;
-		while (i > 0) {
-			const p = (i - 1) >> 1;
-			const parent = h[p]!;
-			if (!before(t, parent)) break;
-			h[i] = parent;
-			parent.index = i;
-			i = p;
-		}
-		h[i] = t;
-		t.index = i;
-	}
-
-	#down(i: number): void {
-		const h = this.#heap;
-		const t = h[i]!;
-		const n = h.length;
-		for (;;) {
-			const l = 2 * i + 1;
-			if (l >= n) break;
-			const r = l + 1;
-			const c = r < n && before(h[r]!, h[l]!) ? r : l;
-			const child = h[c]!;
-			if (!before(child, t)) break;
-			h[i] = child;
-			child.index = i;
-			i = c;
-		}
-		h[i] = t;
-		t.index = i;
 	}
 }
